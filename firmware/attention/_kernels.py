@@ -1,0 +1,258 @@
+"""Viper kernels: every per-element loop of the package, and nothing else.
+
+Arguments are already checked by the caller: these functions do no bounds
+checking and allocate nothing. Buffers are ptr8 (int8 data) or ptr32 (int32).
+
+Portability rules, so that a 64-bit host and a 32-bit ESP32 give the same bits:
+- ptr8 loads are unsigned (0..255). A signed byte k is (u ^ 0x80) - 128, and
+  sums of products with k are computed as sums with b = u ^ 0x80 = k + 128,
+  minus 128 times the sum of the other factor: one correction per call.
+- ptr32 loads are sign-extended on the ESP32 but zero-extended on x86-64.
+  Sums of products are right modulo 2**32 either way; a value is turned back
+  into a signed int32 with (v ^ sign) - sign, sign = 1 << 31 (built at run time:
+  mpy-cross refuses literals beyond +-2**30), before any shift or comparison.
+- No unary minus (broken in some viper builds): write 0 - x.
+"""
+
+import micropython
+
+
+@micropython.viper
+def load_int8(dst: ptr32, src: ptr8, n: int):
+    """dst[i] = int8(src[i]) for i < n."""
+    i = 0
+    while i < n:
+        dst[i] = (src[i] ^ 0x80) - 0x80
+        i += 1
+
+
+@micropython.viper
+def fill(dst: ptr32, start: int, stop: int, value: int):
+    """dst[i] = value for start <= i < stop."""
+    i = start
+    while i < stop:
+        dst[i] = value
+        i += 1
+
+
+@micropython.viper
+def dot_rows(
+    scores: ptr32, query: ptr32, keys: ptr8, n: int, dim: int, stride: int, first: int, shift: int
+):
+    """scores[i] = (sum(query[first + j] * int8(keys[first + i*stride + j]) for j < dim)) >> shift
+
+    for i < n. query holds int32 values (see load_int8). The sum is exact in
+    int32 for dim < 131072; >> floors.
+    """
+    sign = 1
+    sign <<= 31
+    q = ptr32(int(query) + (first << 2))
+    qsum = 0
+    j = 0
+    while j < dim:
+        qsum += q[j]
+        j += 1
+    bias = qsum << 7  # sum q*k = sum q*(k + 128) - 128 * sum q
+    row = int(keys) + first
+    i = 0
+    while i < n:
+        k = ptr8(row)
+        acc = 0
+        j = 0
+        while j < dim:
+            acc += q[j] * (k[j] ^ 0x80)
+            j += 1
+        acc = ((acc - bias) ^ sign) - sign
+        scores[i] = acc >> shift
+        row += stride
+        i += 1
+
+
+@micropython.viper
+def softmax_q8(scores: ptr32, n: int):
+    """Linear fixed-point softmax in place, weights in Q8 (256 == 1.0).
+
+    x = scores[i] - max (exact, no overflow), clamped to [-512, 0];
+    e = max(256 + trunc(x / 2), 1); scores[i] = (e * 256) // sum(e).
+    """
+    sign = 1
+    sign <<= 31
+    lowest = 0 - sign  # -2**31 on every target
+    top = lowest
+    i = 0
+    while i < n:
+        v = (scores[i] ^ sign) - sign
+        if v > top:
+            top = v
+        i += 1
+    # x >= -511 exactly when v >= floor (floor = top - 511, kept inside int32).
+    floor = lowest
+    if top >= lowest + 511:
+        floor = top - 511
+    total = 0
+    i = 0
+    while i < n:
+        v = (scores[i] ^ sign) - sign
+        e = 1
+        if v >= floor:
+            e = 256 - ((top - v) >> 1)  # top - v in 0..511: e = 256 + trunc(x / 2) >= 1
+        scores[i] = e
+        total += e
+        i += 1
+    i = 0
+    while i < n:
+        scores[i] = (scores[i] << 8) // total
+        i += 1
+
+
+@micropython.viper
+def weighted_rows(
+    out: ptr32, weights: ptr32, values: ptr8, n: int, dim: int, stride: int, first: int
+):
+    """out[first + j] = (sum(weights[i] * int8(values[first + i*stride + j]) for i < n)) >> 8
+
+    for j < dim, in int32 arithmetic (wrapping), >> floors.
+    """
+    sign = 1
+    sign <<= 31
+    o = ptr32(int(out) + (first << 2))
+    j = 0
+    while j < dim:
+        o[j] = 0
+        j += 1
+    wsum = 0
+    row = int(values) + first
+    i = 0
+    while i < n:
+        v = ptr8(row)
+        w = weights[i]
+        wsum += w
+        j = 0
+        while j < dim:
+            o[j] += w * (v[j] ^ 0x80)
+            j += 1
+        row += stride
+        i += 1
+    bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w
+    j = 0
+    while j < dim:
+        o[j] = (((o[j] - bias) ^ sign) - sign) >> 8
+        j += 1
+
+
+@micropython.viper
+def linear_rows(acc: ptr32, keys: ptr8, values: ptr8, first: int, n: int, dim: int):
+    """Add rows first .. first + n - 1 of keys and values to the linear-attention sums.
+
+    With phi(k) = max(k, 0) + 1 and s_t = sum(phi(keys[t*dim + j]) for j < dim):
+      acc[j]       += sum(s_t * int8(values[t*dim + j]) for each row t)   (context, low word)
+      acc[dim + j] += sum(phi(keys[t*dim + j]) for each row t)           (key sums, low word)
+    The caller keeps n small enough for these to stay inside int32.
+    """
+    ksum = ptr32(int(acc) + (dim << 2))
+    total = 0
+    t = first
+    n += first
+    while t < n:
+        k = ptr8(int(keys) + t * dim)
+        s = 0
+        j = 0
+        while j < dim:
+            u = k[j]
+            p = (u & ((u >> 7) - 1)) + 1  # u < 128: u + 1; u >= 128 (negative): 1
+            ksum[j] += p
+            s += p
+            j += 1
+        v = ptr8(int(values) + t * dim)
+        j = 0
+        while j < dim:
+            acc[j] += s * (v[j] ^ 0x80)
+            j += 1
+        total += s
+        t += 1
+    bias = total << 7  # sum s*v = sum s*(v + 128) - 128 * sum s
+    j = 0
+    while j < dim:
+        acc[j] -= bias
+        j += 1
+
+
+@micropython.viper
+def carry16(acc: ptr32, count: int) -> int:
+    """Move all but the low 16 bits of acc[i] into acc[count + i], for i < count.
+
+    Afterwards acc[i] is in 0..65535 and the value is acc[count + i] * 65536 + acc[i].
+    Returns 1 if some high word reached +-2**28 (time to rescale), else 0.
+    """
+    sign = 1
+    sign <<= 31
+    big = 0
+    i = 0
+    while i < count:
+        lo = (acc[i] ^ sign) - sign
+        hi = ((acc[count + i] ^ sign) - sign) + (lo >> 16)
+        acc[count + i] = hi
+        acc[i] = lo & 0xFFFF
+        if hi >= 0x10000000 or hi < 0 - 0x10000000:
+            big = 1
+        i += 1
+    return big
+
+
+@micropython.viper
+def linear_finish(out: ptr32, query: ptr8, acc: ptr32, dim: int) -> int:
+    """The linear-attention output from carried sums (see carry16), in int32.
+
+    With p_i = phi(query[i]), C_i = acc[2*dim + i] * 65536 + acc[i] (context) and
+    K_j = acc[3*dim + j] * 65536 + acc[dim + j] (key sums):
+      D = sum(p_j * K_j);  N_i = p_i * C_i
+      out[i] = trunc(((N_i >> 8) << 8) / D)  if D > 0, else N_i >> 8.
+    Returns 1 after writing out[0:dim], or 0, writing nothing, when some N_i or D
+    does not fit in int32 (the caller then finishes in exact arithmetic).
+    """
+    sign = 1
+    sign <<= 31
+    hi_ctx = 2 * dim
+    hi_key = 3 * dim
+    dhi = 0
+    dlo = 0
+    j = 0
+    while j < dim:
+        u = query[j]
+        p = (u & ((u >> 7) - 1)) + 1
+        khi = (acc[hi_key + j] ^ sign) - sign
+        if khi >= 0x8000:
+            return 0
+        dlo += p * acc[dim + j]
+        dhi += p * khi + (dlo >> 16)
+        dlo &= 0xFFFF
+        if dhi >= 0x8000:
+            return 0
+        j += 1
+    i = 0
+    while i < dim:
+        u = query[i]
+        p = (u & ((u >> 7) - 1)) + 1
+        chi = (acc[hi_ctx + i] ^ sign) - sign
+        if chi >= 0x8000 or chi < 0 - 0x8000:
+            return 0
+        nhi = p * chi + ((p * acc[i]) >> 16)
+        if nhi >= 0x8000 or nhi < 0 - 0x8000:
+            return 0
+        i += 1
+    d = (dhi << 16) + dlo
+    i = 0
+    while i < dim:
+        u = query[i]
+        p = (u & ((u >> 7) - 1)) + 1
+        num = p * ((((acc[hi_ctx + i] ^ sign) - sign) << 16) + acc[i])
+        if d > 0:
+            num = (num >> 8) << 8
+            if num >= 0:
+                out[i] = num // d
+            else:
+                out[i] = (num + d - 1) // d  # trunc toward zero == ceil for num < 0
+        else:
+            out[i] = num >> 8
+        i += 1
+    return 1

@@ -1,0 +1,127 @@
+"""LinearAttention: kernelised attention whose state does not grow with the context."""
+
+from array import array
+
+from micropython import const
+
+from . import _check, _kernels
+
+_ROW_BUDGET = const(65536)  # rows * dim per kernel call: keeps the low words inside int32
+_HALF = const(32768)
+
+
+def _int8(x):
+    return x - 256 if x > 127 else x  # bytes and bytearray read back unsigned
+
+
+def _phi(x):
+    return (x if x > 0 else 0) + 1
+
+
+class LinearAttention:
+    """Linear attention with the feature map phi(x) = max(x, 0) + 1 (ELU + 1 for int8).
+
+    The state is two running sums over the rows seen: the context
+    C[i] = sum over rows t of S_t * v_t[i], with S_t = sum(phi(k_t)), and the key
+    sums K[j] = sum over rows t of phi(k_t[j]). forward() resets the state, adds
+    n rows and reads it out; reset(), update() and attend() do the same a few
+    rows at a time (streaming), in O(feature_dim) memory whatever the context.
+
+    The output is the reference's
+      out[i] = trunc(((phi(q_i) * C[i]) >> 8 << 8) / sum(phi(q_j) * K[j]))
+    computed exactly: where the reference's int32 arithmetic would overflow
+    (long contexts), the exact value is returned instead of a wrapped one.
+    """
+
+    def __init__(self, feature_dim):
+        self.feature_dim = _check.dim("feature_dim", feature_dim)
+        # Each sum is kept as high * 65536 + low: [C low | K low | C high | K high].
+        self._sums = array("i", bytes(16 * feature_dim))
+        self._block = _ROW_BUDGET // feature_dim
+        self.halvings = 0  # times the sums were halved to stay inside int32
+
+    def feature_map(self, x):
+        """phi(x) = max(x, 0) + 1 for an int8 x."""
+        if type(x) is not int:
+            raise TypeError("x: expected an int")
+        if x < -128 or x > 127:
+            raise ValueError("x: expected -128..127, got %d" % x)
+        return _phi(x)
+
+    def reset(self):
+        """Forget every row seen."""
+        _kernels.fill(self._sums, 0, 4 * self.feature_dim, 0)
+        self.halvings = 0
+
+    def update(self, keys, values, n=None):
+        """Add n rows of keys and values (rows of feature_dim int8) to the state."""
+        self._add(keys, values, self._rows(keys, values, n))
+
+    def attend(self, query, output):
+        """output[0:feature_dim] = the attention of query (feature_dim int8) over the state."""
+        self._check_query(query, output)
+        self._finish(query, output)
+
+    def forward(self, query, keys, values, output, n=None):
+        """Attention of query over n rows of keys and values; output: int32, len >= feature_dim.
+
+        n defaults to the number of rows in keys or values, whichever is smaller.
+        Equivalent to reset(), update(keys, values, n), attend(query, output).
+        """
+        n = self._rows(keys, values, n)
+        self._check_query(query, output)
+        self.reset()
+        self._add(keys, values, n)
+        self._finish(query, output)
+
+    def _rows(self, keys, values, n):
+        dim = self.feature_dim
+        key_rows = _check.rows("keys", _check.int8("keys", keys, 0), dim)
+        value_rows = _check.rows("values", _check.int8("values", values, 0), dim)
+        return _check.count("n", n, min(key_rows, value_rows))
+
+    def _check_query(self, query, output):
+        _check.int8("query", query, self.feature_dim)
+        _check.int32("output", output, self.feature_dim)
+
+    def _add(self, keys, values, n):
+        sums = self._sums
+        dim = self.feature_dim
+        first = 0
+        while first < n:
+            count = min(self._block, n - first)
+            _kernels.linear_rows(sums, keys, values, first, count, dim)
+            if _kernels.carry16(sums, 2 * dim):
+                self._halve()
+            first += count
+
+    def _halve(self):
+        # Halve every sum (floor), high and low words together: a cold path,
+        # reached after about 2**44 / (16384 * feature_dim) rows.
+        sums = self._sums
+        count = 2 * self.feature_dim
+        for i in range(count):
+            high = sums[count + i]
+            sums[i] = (high & 1) * _HALF + (sums[i] >> 1)
+            sums[count + i] = high >> 1
+        self.halvings += 1
+
+    def _finish(self, query, output):
+        if not _kernels.linear_finish(output, query, self._sums, self.feature_dim):
+            self._finish_exact(query, output)
+
+    def _finish_exact(self, query, output):
+        # The same formula as linear_finish, in Python's unbounded integers: taken
+        # only when some value does not fit in int32 (it allocates).
+        sums = self._sums
+        dim = self.feature_dim
+        den = 0
+        for j in range(dim):
+            den += _phi(_int8(query[j])) * (sums[3 * dim + j] * 65536 + sums[dim + j])
+        for i in range(dim):
+            num = _phi(_int8(query[i])) * (sums[2 * dim + i] * 65536 + sums[i])
+            if den > 0:
+                num = (num >> 8) << 8
+                output[i] = num // den if num >= 0 else 0 - ((0 - num) // den)
+            else:
+                output[i] = num >> 8

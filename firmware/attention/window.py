@@ -1,0 +1,47 @@
+"""SlidingWindowAttention: attention over the last window_size positions of a ring buffer."""
+
+from array import array
+
+from micropython import const
+
+from . import _check, _kernels
+
+_SHIFT = const(3)  # the reference scales window scores by >> 3 whatever the head size
+
+
+class SlidingWindowAttention:
+    """Attention over a ring buffer of window_size rows of head_dim int8 keys and values.
+
+    Position i lives in row i % window_size; with cache_len positions written,
+    the last min(cache_len, window_size) of them are attended to.
+    """
+
+    def __init__(self, window_size, head_dim):
+        self.window_size = _check.dim("window_size", window_size)
+        self.head_dim = _check.dim("head_dim", head_dim)
+        self._query = array("i", bytes(4 * head_dim))
+        self._scores = array("i", bytes(4 * window_size))
+
+    def forward(self, query, keys, values, cache_len, output):
+        """output[0:head_dim] = attention of query over the window, as int32.
+
+        query: head_dim int8; keys, values: ring of window_size rows of head_dim int8
+        (at least the rows in use); output: int32, len >= head_dim.
+        """
+        head_dim = self.head_dim
+        if type(cache_len) is not int:
+            raise TypeError("cache_len: expected an int")
+        if cache_len < 0:
+            raise ValueError("cache_len: expected >= 0, got %d" % cache_len)
+        n = min(cache_len, self.window_size)
+        _check.int8("query", query, head_dim)
+        _check.int8("keys", keys, n * head_dim)
+        _check.int8("values", values, n * head_dim)
+        _check.int32("output", output, head_dim)
+        scores = self._scores
+        # Rows are visited in ring order, not in time order: max, sums and the
+        # weighted sum do not depend on the order, so the result is the same.
+        _kernels.load_int8(self._query, query, head_dim)
+        _kernels.dot_rows(scores, self._query, keys, n, head_dim, head_dim, 0, _SHIFT)
+        _kernels.softmax_q8(scores, n)
+        _kernels.weighted_rows(output, scores, values, n, head_dim, head_dim, 0)

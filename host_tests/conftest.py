@@ -1,0 +1,14 @@
+"""Test set-up: the micropython shim and the firmware package on sys.path, before any import."""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "shim"))
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+sys.path.insert(0, HERE)
+
+import micropython  # noqa: E402  (puts ptr8, ptr32, ... into builtins)
+
+assert hasattr(micropython, "viper"), "the micropython shim must load before the firmware"
