@@ -12,3 +12,5 @@ sys.path.insert(0, HERE)
 import micropython  # noqa: E402  (puts ptr8, ptr32, ... into builtins)
 
 assert hasattr(micropython, "viper"), "the micropython shim must load before the firmware"
+
+sys.dont_write_bytecode = True  # no __pycache__ inside firmware/, which is copied to boards

@@ -88,19 +88,46 @@ def test_mask_and_softmax_refuse():
 def test_weighted_sum_refuses():
     attn, _, keys, weights = setup_micro()
     out = array("i", [0] * 4)
-    refused(ValueError, "output: expected at least 4", lambda: attn.weighted_sum(
-        weights, keys, out[:3]), weights, keys)
-    refused(ValueError, "values: length 10", lambda: attn.weighted_sum(
-        weights, keys[:10], out), weights, keys, out)
-    refused(ValueError, "n: expected 0..2", lambda: attn.weighted_sum(
-        weights[:2], keys, out, 3), weights, keys, out)
-    refused(TypeError, "output", lambda: attn.weighted_sum(
-        weights, keys, array("l", [0] * 4)), weights, keys)
+    refused(
+        ValueError,
+        "output: expected at least 4",
+        lambda: attn.weighted_sum(weights, keys, out[:3]),
+        weights,
+        keys,
+    )
+    refused(
+        ValueError,
+        "values: length 10",
+        lambda: attn.weighted_sum(weights, keys[:10], out),
+        weights,
+        keys,
+        out,
+    )
+    refused(
+        ValueError,
+        "n: expected 0..2",
+        lambda: attn.weighted_sum(weights[:2], keys, out, 3),
+        weights,
+        keys,
+        out,
+    )
+    refused(
+        TypeError,
+        "output",
+        lambda: attn.weighted_sum(weights, keys, array("l", [0] * 4)),
+        weights,
+        keys,
+    )
 
 
 def test_linear_refuses():
     attn = LinearAttention(4)
-    q, k, v, out = array("b", [1] * 4), array("b", [1] * 8), array("b", [1] * 8), array("i", [3] * 4)
+    q, k, v, out = (
+        array("b", [1] * 4),
+        array("b", [1] * 8),
+        array("b", [1] * 8),
+        array("i", [3] * 4),
+    )
     refused(ValueError, "query", lambda: attn.forward(q[:3], k, v, out), q, k, v, out)
     refused(ValueError, "keys", lambda: attn.forward(q, k[:7], v, out), q, k, v, out)
     refused(ValueError, "values", lambda: attn.forward(q, k, v[:6], out, 2), q, k, v, out)
@@ -112,12 +139,31 @@ def test_linear_refuses():
 
 def test_window_refuses():
     attn = SlidingWindowAttention(3, 2)
-    q, k, v, out = array("b", [1] * 2), array("b", [1] * 6), array("b", [1] * 6), array("i", [3] * 2)
+    q, k, v, out = (
+        array("b", [1] * 2),
+        array("b", [1] * 6),
+        array("b", [1] * 6),
+        array("i", [3] * 2),
+    )
     refused(ValueError, "cache_len", lambda: attn.forward(q, k, v, -1, out), q, k, v, out)
     refused(TypeError, "cache_len", lambda: attn.forward(q, k, v, 1.0, out), q, k, v, out)
-    refused(ValueError, "keys: expected at least 6", lambda: attn.forward(
-        q, k[:5], v, 5, out), q, k, v, out)
-    refused(ValueError, "values: expected at least 4", lambda: attn.forward(
-        q, k, v[:3], 2, out), q, k, v, out)
+    refused(
+        ValueError,
+        "keys: expected at least 6",
+        lambda: attn.forward(q, k[:5], v, 5, out),
+        q,
+        k,
+        v,
+        out,
+    )
+    refused(
+        ValueError,
+        "values: expected at least 4",
+        lambda: attn.forward(q, k, v[:3], 2, out),
+        q,
+        k,
+        v,
+        out,
+    )
     refused(ValueError, "output", lambda: attn.forward(q, k, v, 2, out[:1]), q, k, v)
     refused(ValueError, "query", lambda: attn.forward(q[:1], k, v, 2, out), q, k, v, out)

@@ -121,8 +121,12 @@ def test_window_matches_reference(case):
     attn = SlidingWindowAttention(window_size, head_dim)
     attn.forward(array("b", query), array("b", keys), array("b", values), cache_len, output)
     expected, overflow = model.window_forward(
-        query, model.rows(keys, head_dim), model.rows(values, head_dim),
-        cache_len, window_size, head_dim,
+        query,
+        model.rows(keys, head_dim),
+        model.rows(values, head_dim),
+        cache_len,
+        window_size,
+        head_dim,
     )
     assert not overflow
     assert list(output) == expected

@@ -59,7 +59,9 @@ def int32(name, buf, need):
 def rows(name, size, width):
     """Number of whole rows of width values in a buffer of size values."""
     if size % width:
-        raise ValueError("%s: length %d is not a multiple of the row width %d" % (name, size, width))
+        raise ValueError(
+            "%s: length %d is not a multiple of the row width %d" % (name, size, width)
+        )
     return size // width
 
 

@@ -9,8 +9,10 @@ Portability rules, so that a 64-bit host and a 32-bit ESP32 give the same bits:
   minus 128 times the sum of the other factor: one correction per call.
 - ptr32 loads are sign-extended on the ESP32 but zero-extended on x86-64.
   Sums of products are right modulo 2**32 either way; a value is turned back
-  into a signed int32 with (v ^ sign) - sign, sign = 1 << 31 (built at run time:
-  mpy-cross refuses literals beyond +-2**30), before any shift or comparison.
+  into a signed int32 before any shift or comparison: a loaded value with
+  (v ^ sign) - sign, any other with ((v & low32) ^ sign) - sign, where sign = 1 << 31
+  and low32 = 2 * sign - 1 (all ones on a 32-bit target). Both are built at run
+  time: mpy-cross refuses literals beyond +-2**30.
 - No unary minus (broken in some viper builds): write 0 - x.
 """
 
@@ -46,6 +48,7 @@ def dot_rows(
     """
     sign = 1
     sign <<= 31
+    low32 = sign + sign - 1
     q = ptr32(int(query) + (first << 2))
     qsum = 0
     j = 0
@@ -62,7 +65,7 @@ def dot_rows(
         while j < dim:
             acc += q[j] * (k[j] ^ 0x80)
             j += 1
-        acc = ((acc - bias) ^ sign) - sign
+        acc = (((acc - bias) & low32) ^ sign) - sign
         scores[i] = acc >> shift
         row += stride
         i += 1
@@ -115,6 +118,7 @@ def weighted_rows(
     """
     sign = 1
     sign <<= 31
+    low32 = sign + sign - 1
     o = ptr32(int(out) + (first << 2))
     j = 0
     while j < dim:
@@ -136,7 +140,7 @@ def weighted_rows(
     bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w
     j = 0
     while j < dim:
-        o[j] = (((o[j] - bias) ^ sign) - sign) >> 8
+        o[j] = ((((o[j] - bias) & low32) ^ sign) - sign) >> 8
         j += 1
 
 

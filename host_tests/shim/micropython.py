@@ -206,7 +206,9 @@ class _Rewrite(ast.NodeTransformer):
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if type(node.op) not in _SYMBOLS:
-            raise SyntaxError("viper %s: operator %s is not allowed on ints" % (self.name, node.op))
+            raise SyntaxError(
+                "viper %s: operator %s is not allowed on ints" % (self.name, node.op)
+            )
         symbol = ast.Constant(_SYMBOLS[type(node.op)])
         return self._call("_viper_binop", symbol, node.left, node.right)
 

@@ -1,0 +1,152 @@
+"""The firmware on the real MicroPython unix port (real viper machine code, 64-bit ints),
+compared with the shim (32-bit semantics) and with the model of the reference."""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from array import array
+
+import model
+import pytest
+from attention import LinearAttention, MicroAttention, SlidingWindowAttention
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+if not os.path.exists(MICROPYTHON):
+    MICROPYTHON = shutil.which("micropython")
+pytestmark = pytest.mark.skipif(not MICROPYTHON, reason="micropython (unix port) not installed")
+
+RUNNER = """
+import json, sys
+from array import array
+from attention import MicroAttention, LinearAttention, SlidingWindowAttention
+for line in open(sys.argv[1]):
+    c = json.loads(line)
+    q, k, v = array("b", c["q"]), array("b", c["k"]), array("b", c["v"])
+    if c["kind"] == "micro":
+        hd = c["head_dim"]
+        a = MicroAttention(hd * c["heads"], c["heads"])
+        s = array("i", bytes(4 * (len(k) // hd)))
+        a.compute_scores(q, k, s)
+        raw = list(s)
+        if c["pos"] is not None:
+            a.apply_causal_mask(s, c["pos"])
+        a.softmax_fixed(s)
+        o = array("i", bytes(4 * hd))
+        a.weighted_sum(s, v, o)
+        print(json.dumps([raw, list(s), list(o)]))
+    elif c["kind"] == "linear":
+        o = array("i", bytes(4 * len(q)))
+        LinearAttention(len(q)).forward(q, k, v, o)
+        print(json.dumps([list(o)]))
+    else:
+        o = array("i", bytes(4 * len(q)))
+        SlidingWindowAttention(c["window"], len(q)).forward(q, k, v, c["cache_len"], o)
+        print(json.dumps([list(o)]))
+"""
+
+
+def random_cases(count, seed=2024):
+    rng = random.Random(seed)
+
+    def int8s(size):
+        pick = rng.choice(["full", "extreme", "small"])
+        if pick == "extreme":
+            return [rng.choice([-128, 127]) for _ in range(size)]
+        if pick == "small":
+            return [rng.randint(-3, 3) for _ in range(size)]
+        return [rng.randint(-128, 127) for _ in range(size)]
+
+    out = []
+    for i in range(count):
+        kind = ("micro", "linear", "window")[i % 3]
+        dim = rng.choice([1, 3, 4, 8, 16, 24, 32, 64])
+        rows = rng.choice([0, 1, 2, 5, 16, 40])
+        case = {"kind": kind, "q": int8s(dim)}
+        if kind == "micro":
+            case.update(head_dim=dim, heads=rng.randint(1, 3), pos=rng.choice([None, 0, 3, 50]))
+        elif kind == "window":
+            case.update(window=rng.randint(1, 12), cache_len=rng.randint(0, 30))
+            rows = case["window"]
+        case["k"], case["v"] = int8s(rows * dim), int8s(rows * dim)
+        out.append(case)
+    return out
+
+
+def on_shim(c):
+    q, k, v = array("b", c["q"]), array("b", c["k"]), array("b", c["v"])
+    if c["kind"] == "micro":
+        hd = c["head_dim"]
+        a = MicroAttention(hd * c["heads"], c["heads"])
+        s = array("i", [0] * (len(k) // hd))
+        a.compute_scores(q, k, s)
+        raw = list(s)
+        if c["pos"] is not None:
+            a.apply_causal_mask(s, c["pos"])
+        a.softmax_fixed(s)
+        o = array("i", [0] * hd)
+        a.weighted_sum(s, v, o)
+        return [raw, list(s), list(o)]
+    o = array("i", [0] * len(q))
+    if c["kind"] == "linear":
+        LinearAttention(len(q)).forward(q, k, v, o)
+    else:
+        SlidingWindowAttention(c["window"], len(q)).forward(q, k, v, c["cache_len"], o)
+    return [list(o)]
+
+
+def on_model(c):
+    q, dim = c["q"], len(c["q"])
+    keys, values = model.rows(c["k"], dim), model.rows(c["v"], dim)
+    if c["kind"] == "micro":
+        raw, _ = model.compute_scores(q, keys, dim)
+        scores = raw if c["pos"] is None else model.apply_causal_mask(raw, c["pos"])
+        weights, _ = model.softmax_fixed(scores)
+        return [raw, weights, model.weighted_sum(weights, values, dim)[0]]
+    if c["kind"] == "linear":
+        return [model.linear_forward(q, keys, values, wrap=False)[0]]
+    return [model.window_forward(q, keys, values, c["cache_len"], c["window"], dim)[0]]
+
+
+def run_micropython(script, *args):
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
+    done = subprocess.run(
+        [MICROPYTHON, script, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_random_cases_agree_on_unix_port_shim_and_model(tmp_path):
+    generated = random_cases(300)
+    vectors = tmp_path / "cases.jsonl"
+    vectors.write_text("".join(json.dumps(c) + "\n" for c in generated))
+    runner = tmp_path / "runner.py"
+    runner.write_text(RUNNER)
+    lines = run_micropython(str(runner), str(vectors)).splitlines()
+    assert len(lines) == len(generated)
+    for case, line in zip(generated, lines):
+        got = json.loads(line)
+        assert got == on_shim(case), case
+        assert got == on_model(case), case
+
+
+def test_case_suite_agrees_on_unix_port_and_shim():
+    sys.path.insert(0, os.path.join(ROOT, "tools", "device"))
+    import cases  # noqa: PLC0415
+
+    lines = run_micropython(os.path.join(ROOT, "tools", "device", "cases.py")).splitlines()
+    assert json.loads(lines[0])["target"]["implementation"] == "micropython"
+    for number, case in enumerate(cases.SUITE):
+        got = json.loads(lines[number + 1])
+        assert got["case"] == number
+        assert got["outputs"] == cases.run(case, *cases.inputs(case))
