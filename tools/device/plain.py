@@ -1,0 +1,90 @@
+"""The package's arithmetic in plain Python: no viper, no native code.
+
+The baseline that `make bench` times beside the viper kernels, and the oracle of
+the on-device self-check. Same buffers as the package (int8 inputs as array('b'),
+int32 outputs as array('i')); same algorithms, written the obvious way.
+"""
+
+
+def plain_compute_scores(query, keys, scores, n, head_dim, shift):
+    for i in range(n):
+        base = i * head_dim
+        dot = 0
+        for j in range(head_dim):
+            dot += query[j] * keys[base + j]
+        scores[i] = dot >> shift
+
+
+def plain_mask(scores, pos, n):
+    for i in range(pos + 1, n):
+        scores[i] = -1073741824
+
+
+def plain_softmax(scores, n):
+    if n == 0:
+        return
+    top = max(scores[i] for i in range(n))
+    total = 0
+    for i in range(n):
+        x = max(scores[i] - top, -512)
+        e = 256 - ((0 - x) >> 1)  # 256 + x / 2, truncated toward zero
+        e = e if e > 1 else 1
+        scores[i] = e
+        total += e
+    for i in range(n):
+        scores[i] = scores[i] * 256 // total
+
+
+def plain_weighted_sum(weights, values, output, n, head_dim):
+    for j in range(head_dim):
+        output[j] = 0
+    for i in range(n):
+        w = weights[i]
+        base = i * head_dim
+        for j in range(head_dim):
+            output[j] += w * values[base + j]
+    for j in range(head_dim):
+        output[j] >>= 8
+
+
+def plain_micro(query, keys, values, scores, output, n, head_dim, shift, pos):
+    plain_compute_scores(query, keys, scores, n, head_dim, shift)
+    plain_mask(scores, pos, n)
+    plain_softmax(scores, n)
+    plain_weighted_sum(scores, values, output, n, head_dim)
+
+
+def plain_linear(query, keys, values, output, n, dim):
+    """out[i] = trunc(((phi(q_i) * C_i) >> 8 << 8) / sum(phi(q_j) * K_j)), with
+    C_i = sum_t S_t * v_t[i], S_t = sum(phi(k_t)), K_j = sum_t phi(k_t[j])."""
+    context = [0] * dim
+    key_sums = [0] * dim
+    for t in range(n):
+        base = t * dim
+        s = 0
+        for j in range(dim):
+            k = keys[base + j]
+            p = (k if k > 0 else 0) + 1
+            key_sums[j] += p
+            s += p
+        for j in range(dim):
+            context[j] += s * values[base + j]
+    den = 0
+    for j in range(dim):
+        q = query[j]
+        den += ((q if q > 0 else 0) + 1) * key_sums[j]
+    for i in range(dim):
+        q = query[i]
+        num = ((q if q > 0 else 0) + 1) * context[i]
+        if den > 0:
+            num = (num >> 8) << 8
+            output[i] = num // den if num >= 0 else 0 - ((0 - num) // den)
+        else:
+            output[i] = num >> 8
+
+
+def plain_window(query, keys, values, scores, output, cache_len, window_size, head_dim):
+    n = min(cache_len, window_size)
+    plain_compute_scores(query, keys, scores, n, head_dim, 3)
+    plain_softmax(scores, n)
+    plain_weighted_sum(scores, values, output, n, head_dim)
