@@ -39,32 +39,48 @@ def fill(dst: ptr32, start: int, stop: int, value: int):
 
 @micropython.viper
 def dot_rows(
-    scores: ptr32, query: ptr32, keys: ptr8, n: int, dim: int, stride: int, first: int, shift: int
+    keys: ptr8, query: ptr32, scores: ptr32, n: int, dim: int, stride: int, first: int, shift: int
 ):
     """scores[i] = (sum(query[first + j] * int8(keys[first + i*stride + j]) for j < dim)) >> shift
 
     for i < n. query holds int32 values (see load_int8). The sum is exact in
-    int32 for dim < 131072; >> floors.
+    int32 for dim < 131072; >> floors. keys and query come first because viper
+    keeps only the first locals in registers on the ESP32: the inner loop steps
+    these two pointers, four elements at a time.
     """
     sign = 1
     sign <<= 31
     low32 = sign + sign - 1
-    q = ptr32(int(query) + (first << 2))
+    q0 = int(query) + (first << 2)
+    query = ptr32(q0)
     qsum = 0
     j = 0
     while j < dim:
-        qsum += q[j]
+        qsum += query[j]
         j += 1
     bias = qsum << 7  # sum q*k = sum q*(k + 128) - 128 * sum q
+    quads = dim & (0 - 4)
     row = int(keys) + first
     i = 0
     while i < n:
-        k = ptr8(row)
+        keys = ptr8(row)
+        query = ptr32(q0)
+        end = row + quads
         acc = 0
-        j = 0
-        while j < dim:
-            acc += q[j] * (k[j] ^ 0x80)
-            j += 1
+        while int(keys) < end:
+            acc += (
+                query[0] * (keys[0] ^ 0x80)
+                + query[1] * (keys[1] ^ 0x80)
+                + query[2] * (keys[2] ^ 0x80)
+                + query[3] * (keys[3] ^ 0x80)
+            )
+            keys = ptr8(int(keys) + 4)
+            query = ptr32(int(query) + 16)
+        end = row + dim
+        while int(keys) < end:
+            acc += query[0] * (keys[0] ^ 0x80)
+            keys = ptr8(int(keys) + 1)
+            query = ptr32(int(query) + 4)
         acc = (((acc - bias) & low32) ^ sign) - sign
         scores[i] = acc >> shift
         row += stride
@@ -110,37 +126,52 @@ def softmax_q8(scores: ptr32, n: int):
 
 @micropython.viper
 def weighted_rows(
-    out: ptr32, weights: ptr32, values: ptr8, n: int, dim: int, stride: int, first: int
+    values: ptr8, out: ptr32, weights: ptr32, n: int, dim: int, stride: int, first: int
 ):
     """out[first + j] = (sum(weights[i] * int8(values[first + i*stride + j]) for i < n)) >> 8
 
-    for j < dim, in int32 arithmetic (wrapping), >> floors.
+    for j < dim, in int32 arithmetic (wrapping), >> floors. values and out come
+    first so that they stay in registers: the inner loop steps both pointers
+    along a row, four elements at a time.
     """
     sign = 1
     sign <<= 31
     low32 = sign + sign - 1
-    o = ptr32(int(out) + (first << 2))
+    o0 = int(out) + (first << 2)
+    out = ptr32(o0)
     j = 0
     while j < dim:
-        o[j] = 0
+        out[j] = 0
         j += 1
+    quads = dim & (0 - 4)
     wsum = 0
     row = int(values) + first
     i = 0
     while i < n:
-        v = ptr8(row)
         w = weights[i]
         wsum += w
-        j = 0
-        while j < dim:
-            o[j] += w * (v[j] ^ 0x80)
-            j += 1
+        values = ptr8(row)
+        out = ptr32(o0)
+        end = row + quads
+        while int(values) < end:
+            out[0] = out[0] + w * (values[0] ^ 0x80)
+            out[1] = out[1] + w * (values[1] ^ 0x80)
+            out[2] = out[2] + w * (values[2] ^ 0x80)
+            out[3] = out[3] + w * (values[3] ^ 0x80)
+            values = ptr8(int(values) + 4)
+            out = ptr32(int(out) + 16)
+        end = row + dim
+        while int(values) < end:
+            out[0] = out[0] + w * (values[0] ^ 0x80)
+            values = ptr8(int(values) + 1)
+            out = ptr32(int(out) + 4)
         row += stride
         i += 1
     bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w
+    out = ptr32(o0)
     j = 0
     while j < dim:
-        o[j] = ((((o[j] - bias) & low32) ^ sign) - sign) >> 8
+        out[j] = ((((out[j] - bias) & low32) ^ sign) - sign) >> 8
         j += 1
 
 

@@ -50,7 +50,7 @@ class MicroAttention:
         n = _check.count("n", n, rows)
         _check.int32("scores", scores, n)
         _kernels.load_int8(self._query, query, head_dim)
-        _kernels.dot_rows(scores, self._query, keys, n, head_dim, head_dim, 0, self.scale_shift)
+        _kernels.dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, self.scale_shift)
 
     def apply_causal_mask(self, scores, current_pos, n=None):
         """scores[i] = MASKED for current_pos < i < n (positions in the future)."""
@@ -83,4 +83,4 @@ class MicroAttention:
         rows = _check.rows("values", _check.int8("values", values, 0), head_dim)
         n = _check.count("n", n, min(size, rows))
         _check.int32("output", output, head_dim)
-        _kernels.weighted_rows(output, weights, values, n, head_dim, head_dim, 0)
+        _kernels.weighted_rows(values, output, weights, n, head_dim, head_dim, 0)
