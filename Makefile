@@ -64,12 +64,12 @@ repl: $(STAMP) ## a REPL on the board at PORT
 	$(if $(PORT),,$(error PORT is required))
 	$(BIN)/mpremote connect $(PORT) repl
 
-record: $(STAMP) ## record the case suite on the unix port, or on PORT, into host_tests/fixtures/
+record: $(STAMP) ## record the case suite on the unix port, or on PORT=, into host_tests/fixtures/ (or FIXTURE=)
 ifeq ($(PORT),)
-	$(PYTHON) tools/record.py
+	$(PYTHON) tools/record.py $(if $(FIXTURE),--out $(FIXTURE))
 else
 	$(MAKE) deploy PORT=$(PORT)
-	$(PYTHON) tools/record.py --port $(PORT)
+	$(PYTHON) tools/record.py --port $(PORT) $(if $(FIXTURE),--out $(FIXTURE))
 endif
 
 device-test: $(STAMP) ## the self-check on the target (unix port, or PORT=): prints N passed, N failed
