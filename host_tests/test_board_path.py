@@ -7,15 +7,14 @@ import subprocess
 import sys
 
 import pytest
-from test_vboard import MICROPYTHON, MPREMOTE, board, mpremote  # noqa: F401  (board: a fixture)
+import vboard_kit
+from vboard_kit import mpremote, needs_board_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools", "device"))
 import cases  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    not (MICROPYTHON and MPREMOTE), reason="needs micropython and mpremote"
-)
+pytestmark = needs_board_tools
 
 # One call a user would type at the REPL, printing something checkable.
 CALL = (
@@ -41,7 +40,7 @@ def make(*args, timeout=300):
 def direct_call():
     env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
     done = subprocess.run(
-        [MICROPYTHON, "-c", CALL], capture_output=True, text=True, env=env, check=True
+        [vboard_kit.MICROPYTHON, "-c", CALL], capture_output=True, text=True, env=env, check=True
     )
     return done.stdout
 
@@ -74,7 +73,15 @@ def test_mip_install_of_the_sources(board):
 def test_mip_install_of_the_x64_mpy_package(board, tmp_path):
     out = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "boards.py"), "dist", "--out", str(out)],
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "boards.py"),
+            "dist",
+            "--out",
+            str(out),
+            "--root-json",
+            "",
+        ],
         check=True,
         capture_output=True,
     )

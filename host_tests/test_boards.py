@@ -407,3 +407,17 @@ def test_root_package_json_up_to_date():
     assert committed.read_text() == boards.root_package_json(), (
         "package.json is stale: run `python tools/boards.py dist`"
     )
+
+
+def test_committed_dist_is_up_to_date(tmp_path):
+    """dist/ is committed so that `mip install github:...` needs no build: it must match the sources."""
+    committed = boards.ROOT / "dist"
+    if not committed.is_dir():
+        pytest.skip("no dist/ committed")
+    boards.dist(out=tmp_path, root_json=None)
+    built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert built == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    for rel in built:
+        assert (tmp_path / rel).read_bytes() == (committed / rel).read_bytes(), (
+            f"dist/{rel} is stale: run `make dist`"
+        )

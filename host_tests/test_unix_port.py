@@ -150,3 +150,94 @@ def test_case_suite_agrees_on_unix_port_and_shim():
         got = json.loads(lines[number + 1])
         assert got["case"] == number
         assert got["outputs"] == cases.run(case, *cases.inputs(case))
+
+
+ALLOCATION = """
+import gc, json
+from array import array
+from attention import KVCache, LinearAttention, MicroAttention, SlidingWindowAttention
+
+def per_call(fn, calls=50):
+    fn()
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(calls):
+        fn()
+    used = gc.mem_alloc() - before
+    gc.enable()
+    return used // calls
+
+hd, n, embed = 16, 24, 64
+q8, rows = array("b", range(64)), array("b", list(range(-128, 128)) * 6)  # 1536 int8
+scores, out = array("i", bytes(4 * n)), array("i", bytes(4 * embed))
+micro = MicroAttention(hd, 1)
+heads = MicroAttention(embed, 4, softmax="exp2", max_len=n)
+linear = LinearAttention(hd)
+window = SlidingWindowAttention(16, hd)
+cache = KVCache(8, hd, ring=True)
+key = array("b", range(hd))
+result = {
+    "compute_scores": per_call(lambda: micro.compute_scores(q8, rows, scores, n)),
+    "apply_causal_mask": per_call(lambda: micro.apply_causal_mask(scores, 3)),
+    "softmax_fixed": per_call(lambda: micro.softmax_fixed(scores)),
+    "softmax exp2": per_call(lambda: heads.softmax(scores)),
+    "weighted_sum": per_call(lambda: micro.weighted_sum(scores, rows, out, n)),
+    "forward": per_call(lambda: heads.forward(q8, rows, rows, out, n, 10)),
+    "LinearAttention.forward": per_call(lambda: linear.forward(q8, rows, rows, out, n)),
+    "LinearAttention.update": per_call(lambda: linear.update(rows, rows, n)),
+    "LinearAttention.attend": per_call(lambda: linear.attend(q8, out)),
+    "SlidingWindowAttention.forward": per_call(lambda: window.forward(q8, rows, rows, 40, out)),
+    "KVCache.append": per_call(lambda: cache.append(key, key)),
+}
+print(json.dumps(result))
+"""
+
+
+def test_every_kernel_method_allocates_nothing_per_call(tmp_path):
+    script = tmp_path / "alloc.py"
+    script.write_text(ALLOCATION)
+    result = json.loads(run_micropython(str(script)))
+    assert result == dict.fromkeys(result, 0)
+
+
+STREAM = """
+from array import array
+from attention import LinearAttention
+dim, rows, repeats = 8, 1000, 120
+keys = array("b", [127 if (t + j) % 5 else -128 for t in range(rows) for j in range(dim)])
+values = array("b", [127 - (t * 3 + j) % 7 for t in range(rows) for j in range(dim)])
+attn = LinearAttention(dim)
+for _ in range(repeats):
+    attn.update(keys, values)
+out = array("i", bytes(4 * dim))
+attn.attend(array("b", [100, -5, 3, 127, 0, 64, -128, 9]), out)
+print(attn.halvings, list(out))
+"""
+
+
+def test_streaming_linear_over_a_long_context_is_exact(tmp_path):
+    dim, rows, repeats = 8, 1000, 120
+    keys = [127 if (t + j) % 5 else -128 for t in range(rows) for j in range(dim)]
+    values = [127 - (t * 3 + j) % 7 for t in range(rows) for j in range(dim)]
+    query = [100, -5, 3, 127, 0, 64, -128, 9]
+
+    def phi(x):
+        return max(x, 0) + 1
+
+    # The sums over the whole context, in Python's unbounded ints.
+    context, key_sums = [0] * dim, [0] * dim
+    for t in range(rows):
+        row = keys[t * dim : (t + 1) * dim]
+        s = sum(phi(k) for k in row)
+        for j in range(dim):
+            key_sums[j] += repeats * phi(row[j])
+            context[j] += repeats * s * values[t * dim + j]
+    den = sum(phi(q) * k for q, k in zip(query, key_sums))
+    assert den > 2**31  # far past what the reference's int32 arithmetic holds
+    expected = [model.trunc_div((phi(q) * c >> 8) << 8, den) for q, c in zip(query, context)]
+    script = tmp_path / "stream.py"
+    script.write_text(STREAM)
+    halvings, output = run_micropython(str(script)).split(" ", 1)
+    assert halvings == "0"
+    assert json.loads(output) == expected

@@ -10,65 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from vboard_kit import MICROPYTHON, MPREMOTE, REPO, VBOARD, mpremote, needs_board_tools
 
-REPO = Path(__file__).resolve().parent.parent
-VBOARD = REPO / "tools" / "vboard.py"
-BIN = os.path.dirname(sys.executable)
-
-
-def _tool(name):
-    return shutil.which(name, path=BIN) or shutil.which(name)
-
-
-MICROPYTHON = _tool("micropython")
-MPREMOTE = _tool("mpremote")
-
-pytestmark = pytest.mark.skipif(
-    not (MICROPYTHON and MPREMOTE),
-    reason="needs the micropython unix port and mpremote (next to sys.executable or on PATH)",
-)
-
-
-@pytest.fixture(scope="module")
-def board(tmp_path_factory):
-    """A running vboard: yields (device path, root folder)."""
-    root = tmp_path_factory.mktemp("vboard_root")
-    log = open(tmp_path_factory.mktemp("vboard_log") / "stderr.txt", "w+")
-    proc = subprocess.Popen(
-        [sys.executable, str(VBOARD), "--root", str(root), "--micropython", MICROPYTHON],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 20)
-        device = proc.stdout.readline().strip() if ready else ""
-        if not device.startswith("/dev/"):
-            log.seek(0)
-            pytest.fail(f"vboard did not print a device path: {device!r} {log.read()}")
-        yield device, root
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def mpremote(board, *args, check=True, timeout=30):
-    """Run `mpremote connect <device> args...`; returns the CompletedProcess."""
-    result = subprocess.run(
-        [MPREMOTE, "connect", board[0], *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, f"mpremote {args} failed:\n{result.stdout}{result.stderr}"
-    return result
+pytestmark = needs_board_tools
 
 
 def chain(*commands):

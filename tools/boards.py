@@ -168,13 +168,14 @@ def root_package_json(src=SRC, root_json=ROOT_JSON):
 
 
 def dist(src=SRC, out=ROOT / "dist", root_json=ROOT_JSON):
-    """Build ``out/<arch>/`` for every arch in DIST_ARCHES and write ``root_json``."""
+    """Build ``out/<arch>/`` for every arch in DIST_ARCHES and write ``root_json`` (if any)."""
     ver = version(src)
     for arch in DIST_ARCHES:
         folder = Path(out) / arch
         files = compile_package(src, folder, arch)
         (folder / "package.json").write_text(package_json(zip(files, files), ver))
-    Path(root_json).write_text(root_package_json(src, root_json))
+    if root_json:
+        Path(root_json).write_text(root_package_json(src, root_json))
 
 
 # Command line.
@@ -203,7 +204,9 @@ def _parser():
     d = sub.add_parser("dist", help="build dist/<arch>/ and the root package.json")
     d.add_argument("--src", default=str(SRC))
     d.add_argument("--out", default=str(ROOT / "dist"))
-    d.add_argument("--root-json", default=str(ROOT_JSON), help="where to write the root json")
+    d.add_argument(
+        "--root-json", default=str(ROOT_JSON), help="where to write the root json (empty: do not)"
+    )
     return p
 
 

@@ -29,6 +29,15 @@ def load_int8(dst: ptr32, src: ptr8, n: int):
 
 
 @micropython.viper
+def copy8(dst: ptr8, src: ptr8, start: int, n: int):
+    """dst[start + i] = src[i] for i < n."""
+    i = 0
+    while i < n:
+        dst[start + i] = src[i]
+        i += 1
+
+
+@micropython.viper
 def fill(dst: ptr32, start: int, stop: int, value: int):
     """dst[i] = value for start <= i < stop."""
     i = start
@@ -121,6 +130,60 @@ def softmax_q8(scores: ptr32, n: int):
     i = 0
     while i < n:
         scores[i] = (scores[i] << 8) // total
+        i += 1
+
+
+@micropython.viper
+def softmax_exp2(scores: ptr32, table: ptr32, n: int, shift: int):
+    """Exponential fixed-point softmax in place, weights in Q8 (256 == 1.0).
+
+    With d_i = max - scores[i] and z_i = (d_i * 23637) >> shift, which is
+    d_i * log2(e) / 2**shift in Q14 (23637 = log2(e) * 2**14):
+      e_i = 65536 * 2**(-z_i / 16384), from table[k] = 65536 * 2**(-k / 64) for
+            k = 0..64 with linear interpolation, then >> the integer part of z_i;
+            e_i = 0 when d_i > 17 << shift (weight below 2**-24);
+      scores[i] = (e_i * 256 + sum(e) // 2) // sum(e)   (rounded to nearest).
+    So weights approximate 256 * softmax(scores / 2**shift); shift is 0..12,
+    which keeps d_i * 23637 inside int32. For n > 32767 every e_i is shifted right
+    so that sum(e) stays inside int32.
+    """
+    sign = 1
+    sign <<= 31
+    lowest = 0 - sign  # -2**31 on every target
+    top = lowest
+    i = 0
+    while i < n:
+        v = (scores[i] ^ sign) - sign
+        if v > top:
+            top = v
+        i += 1
+    limit = 17 << shift
+    floor = lowest
+    if top >= lowest + limit:
+        floor = top - limit
+    down = 0
+    rest = n
+    while rest > 32767:
+        rest >>= 1
+        down += 1
+    total = 0
+    i = 0
+    while i < n:
+        v = (scores[i] ^ sign) - sign
+        e = 0
+        if v >= floor:
+            z = ((top - v) * 23637) >> shift
+            frac = z & 0x3FFF
+            k = frac >> 8
+            a = table[k]
+            e = ((a - (((a - table[k + 1]) * (frac & 0xFF)) >> 8)) >> (z >> 14)) >> down
+        scores[i] = e
+        total += e
+        i += 1
+    half = total >> 1
+    i = 0
+    while i < n:
+        scores[i] = ((scores[i] << 8) + half) // total
         i += 1
 
 

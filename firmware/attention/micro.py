@@ -1,4 +1,4 @@
-"""MicroAttention: single-head scaled dot-product attention on int8 data."""
+"""MicroAttention: scaled dot-product attention on int8 data, one head or all heads."""
 
 from array import array
 
@@ -7,6 +7,19 @@ from micropython import const
 from . import _check, _kernels
 
 MASKED = const(-1073741824)  # the reference's i32::MIN / 2, given to masked scores
+_MAX_LOGIT_SHIFT = const(12)
+
+# 65536 * 2**(-k / 64) for k = 0..64, rounded: the fraction table of softmax_exp2.
+# fmt: off
+_EXP2 = array("i", (
+    65536, 64830, 64132, 63441, 62757, 62081, 61413, 60751, 60097, 59449, 58809, 58176,
+    57549, 56929, 56316, 55709, 55109, 54515, 53928, 53347, 52773, 52204, 51642, 51085,
+    50535, 49991, 49452, 48920, 48393, 47871, 47356, 46846, 46341, 45842, 45348, 44859,
+    44376, 43898, 43425, 42958, 42495, 42037, 41584, 41136, 40693, 40255, 39821, 39392,
+    38968, 38548, 38133, 37722, 37316, 36914, 36516, 36123, 35734, 35349, 34968, 34591,
+    34219, 33850, 33486, 33125, 32768,
+))
+# fmt: on
 
 
 def scale_shift(head_dim):
@@ -19,14 +32,20 @@ def scale_shift(head_dim):
 
 
 class MicroAttention:
-    """Attention for one query over n rows of keys and values, one head at a time.
+    """Attention for one query over n rows of keys and values.
 
     head_dim = embed_dim // num_heads. Queries, keys and values are int8;
-    keys and values are one contiguous buffer of n rows of head_dim (a KV cache).
+    keys and values are one contiguous buffer of n rows (a KV cache): rows of
+    head_dim for the single-head methods, rows of embed_dim for forward().
     Scores are int32; softmax weights are Q8 (256 == 1.0).
+
+    softmax="linear" (the reference's softmax_fixed) or "exp2": weights close to
+    256 * softmax(scores / 2**logit_shift), logit_shift 0..12. The reference's
+    linear form is the first-order approximation of exp2 with logit_shift 9.
+    forward() keeps a scores buffer of max_len items, grown if a longer n comes.
     """
 
-    def __init__(self, embed_dim, num_heads):
+    def __init__(self, embed_dim, num_heads, softmax="linear", logit_shift=9, max_len=0):
         _check.dim("embed_dim", embed_dim)
         if type(num_heads) is not int:
             raise TypeError("num_heads: expected an int")
@@ -36,7 +55,18 @@ class MicroAttention:
         self.num_heads = num_heads
         self.head_dim = embed_dim // num_heads
         self.scale_shift = scale_shift(self.head_dim)
+        if softmax not in ("linear", "exp2"):
+            raise ValueError("softmax: expected 'linear' or 'exp2', got %r" % (softmax,))
+        if type(logit_shift) is not int:
+            raise TypeError("logit_shift: expected an int")
+        if not 0 <= logit_shift <= _MAX_LOGIT_SHIFT:
+            raise ValueError(
+                "logit_shift: expected 0..%d, got %d" % (_MAX_LOGIT_SHIFT, logit_shift)
+            )
+        self.softmax_kind = softmax
+        self.logit_shift = logit_shift
         self._query = array("i", bytes(4 * embed_dim))  # the query, sign-extended
+        self._scores = array("i", bytes(4 * _check.count("max_len", max_len, _check.MAX_ROWS)))
 
     def compute_scores(self, query, keys, scores, n=None):
         """scores[i] = dot(query, keys row i) >> scale_shift, for i < n.
@@ -71,6 +101,17 @@ class MicroAttention:
         n = _check.count("n", n, _check.int32("scores", scores, 0))
         _kernels.softmax_q8(scores, n)
 
+    def softmax(self, scores, n=None):
+        """The softmax chosen at construction, in place on scores[0:n]: Q8 weights."""
+        n = _check.count("n", n, _check.int32("scores", scores, 0))
+        self._softmax(scores, n)
+
+    def _softmax(self, scores, n):
+        if self.softmax_kind == "exp2":
+            _kernels.softmax_exp2(scores, _EXP2, n, self.logit_shift)
+        else:
+            _kernels.softmax_q8(scores, n)
+
     def weighted_sum(self, weights, values, output, n=None):
         """output[j] = sum(weights[i] * values row i [j] for i < n) >> 8, for j < head_dim.
 
@@ -84,3 +125,40 @@ class MicroAttention:
         n = _check.count("n", n, min(size, rows))
         _check.int32("output", output, head_dim)
         _kernels.weighted_rows(values, output, weights, n, head_dim, head_dim, 0)
+
+    def forward(self, query, keys, values, output, n=None, pos=None):
+        """All heads of one query token over n rows of embed_dim keys and values.
+
+        query: embed_dim int8; keys, values: rows of embed_dim int8 (a KV cache,
+        e.g. KVCache(capacity, embed_dim).keys with n=len(cache)); output: int32,
+        len >= embed_dim. Head h uses columns h*head_dim .. (h+1)*head_dim - 1 of
+        each and writes them in output. With pos, rows after pos are masked
+        (causal). Equal to compute_scores, apply_causal_mask, softmax and
+        weighted_sum run on each head's columns.
+        """
+        embed_dim = self.embed_dim
+        head_dim = self.head_dim
+        _check.int8("query", query, embed_dim)
+        key_rows = _check.rows("keys", _check.int8("keys", keys, 0), embed_dim)
+        value_rows = _check.rows("values", _check.int8("values", values, 0), embed_dim)
+        n = _check.count("n", n, min(key_rows, value_rows))
+        _check.int32("output", output, embed_dim)
+        if pos is not None:
+            if type(pos) is not int:
+                raise TypeError("pos: expected an int or None")
+            if pos < 0:
+                raise ValueError("pos: expected >= 0, got %d" % pos)
+        if n > len(self._scores):
+            self._scores = array("i", bytes(4 * n))
+        scores = self._scores
+        _kernels.load_int8(self._query, query, embed_dim)
+        first = 0
+        while first < embed_dim:
+            _kernels.dot_rows(
+                keys, self._query, scores, n, head_dim, embed_dim, first, self.scale_shift
+            )
+            if pos is not None and pos < n:
+                _kernels.fill(scores, pos + 1, n, MASKED)
+            self._softmax(scores, n)
+            _kernels.weighted_rows(values, output, scores, n, head_dim, embed_dim, first)
+            first += head_dim

@@ -10,7 +10,7 @@ import json
 import sys
 from array import array
 
-from attention import LinearAttention, MicroAttention, SlidingWindowAttention
+from attention import KVCache, LinearAttention, MicroAttention, SlidingWindowAttention
 
 # (mechanism, sizes..., value range, seed). Ranges: "full" -128..127, "small" -8..7,
 # "extreme" only -128 and 127.
@@ -37,6 +37,13 @@ SUITE = (
     ("window", 16, 32, 40, "full", 20),
     ("window", 32, 64, 32, "small", 21),
     ("window", 7, 5, 100, "full", 22),
+    # all heads over a KV cache, decoding token by token: (embed_dim, num_heads, tokens, softmax)
+    ("layer", 16, 4, 6, "linear", "full", 23),
+    ("layer", 32, 2, 9, "exp2", "full", 24),
+    ("layer", 64, 4, 12, "exp2", "extreme", 25),
+    # streaming linear attention, rows added a few at a time: (dim, rows, rows per update)
+    ("stream", 8, 30, 7, "full", 26),
+    ("stream", 32, 64, 5, "extreme", 27),
 )
 
 
@@ -72,8 +79,10 @@ def inputs(case):
     kind, seed = case[-2], case[-1]
     if case[0] == "micro":
         width, rows = case[1], case[3]
-    elif case[0] == "linear":
+    elif case[0] in ("linear", "stream"):
         width, rows = case[1], case[2]
+    elif case[0] == "layer":
+        width, rows = case[1], case[3]
     else:
         width, rows = case[2], case[1]
     rng = Random(seed)
@@ -99,6 +108,32 @@ def run(case, query, keys, values):
         output = array("i", bytes(4 * dim))
         LinearAttention(dim).forward(query, keys, values, output)
         return {"output": list(output)}
+    if case[0] == "layer":
+        _, embed_dim, num_heads, tokens, softmax, _, _ = case
+        attn = MicroAttention(embed_dim, num_heads, softmax=softmax, max_len=tokens)
+        cache = KVCache(tokens, embed_dim)
+        output = array("i", bytes(4 * embed_dim))
+        outputs = []
+        for t in range(tokens):
+            start, stop = t * embed_dim, (t + 1) * embed_dim
+            cache.append(keys[start:stop], values[start:stop])
+            attn.forward(query, cache.keys, cache.values, output, len(cache), t)
+            outputs.append(list(output))
+        return {"outputs": outputs}
+    if case[0] == "stream":
+        _, dim, rows, step, _, _ = case
+        attn = LinearAttention(dim)
+        output = array("i", bytes(4 * dim))
+        outputs = []
+        for first in range(0, rows, step):
+            count = min(step, rows - first)
+            attn.update(
+                keys[first * dim : (first + count) * dim],
+                values[first * dim : (first + count) * dim],
+            )
+            attn.attend(query, output)
+            outputs.append(list(output))
+        return {"outputs": outputs}
     _, window_size, head_dim, cache_len, _, _ = case
     output = array("i", bytes(4 * head_dim))
     attn = SlidingWindowAttention(window_size, head_dim)
