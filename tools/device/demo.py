@@ -7,7 +7,7 @@ import sys
 import time
 from array import array
 
-from attention import LinearAttention, MicroAttention, SlidingWindowAttention
+from attention import KVCache, LinearAttention, MicroAttention, SlidingWindowAttention
 
 
 def ramp(count, step, start=0):
@@ -92,6 +92,46 @@ def window():
     print("  %.1f us per forward" % per_call_us(fn))
 
 
+def project(weights, x, out, shift=11):
+    """out = (weights @ x) >> shift, clamped to int8: a plain-Python int8 linear layer."""
+    size = len(x)
+    for i in range(len(out)):
+        acc = 0
+        base = i * size
+        for j in range(size):
+            acc += weights[base + j] * x[j]
+        acc >>= shift
+        out[i] = 127 if acc > 127 else -128 if acc < -128 else acc
+
+
+def layer():
+    embed_dim, num_heads, tokens = 32, 4, 8
+    attn = MicroAttention(embed_dim, num_heads, softmax="exp2", max_len=tokens)
+    cache = KVCache(tokens, embed_dim)
+    wq, wk, wv = ramp(embed_dim**2, 7, 1), ramp(embed_dim**2, 11, 2), ramp(embed_dim**2, 13, 3)
+    q, k, v = (array("b", bytes(embed_dim)) for _ in range(3))
+    output = array("i", bytes(4 * embed_dim))
+    print(
+        "One attention layer decoding %d tokens: MicroAttention(%d, %d, softmax='exp2') "
+        "over a KVCache" % (tokens, embed_dim, num_heads)
+    )
+    spent = 0
+    for t in range(tokens):
+        x = ramp(embed_dim, 5 + 3 * t, t * 17)  # the token's embedding
+        project(wq, x, q)
+        project(wk, x, k)
+        project(wv, x, v)
+        start = time.ticks_us()
+        cache.append(k, v)
+        attn.forward(q, cache.keys, cache.values, output, len(cache), t)
+        spent += time.ticks_diff(time.ticks_us(), start)
+        show("token %d" % t, output, 6)
+    print(
+        "  %.1f us per token for append + forward over the cache (projections not counted)"
+        % (spent / tokens)
+    )
+
+
 print(
     "attention demo on %s (%s %s)"
     % (
@@ -103,3 +143,4 @@ print(
 micro()
 linear()
 window()
+layer()

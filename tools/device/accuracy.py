@@ -1,0 +1,105 @@
+"""Accuracy and speed of the two softmax kernels against the float softmax.
+
+For each logit_shift L, the reference is 256 * softmax(scores / 2**L) in floating
+point; the error of a weight is |weight - that| in Q8 steps (1 step = 1/256).
+softmax="exp2" approximates exactly that; the linear softmax_fixed is its
+first-order form for L = 9 and is shown beside it for every L.
+Runs unchanged on the unix port and on a board (`make accuracy [PORT=...]`).
+"""
+
+import math
+import time
+from array import array
+
+from attention import MicroAttention
+
+
+class Random:
+    def __init__(self, seed):
+        self.state = seed
+
+    def below(self, limit):
+        x = self.state
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.state = x
+        return x % limit
+
+
+def float_weights(scores, shift):
+    top = max(scores)
+    exps = [math.exp((s - top) / (1 << shift)) for s in scores]
+    total = sum(exps)
+    return [256 * e / total for e in exps]
+
+
+def vectors(shift, rng):
+    """Random score vectors at the scale of the shift, then adversarial ones."""
+    scale = 1 << shift
+    out = []
+    for n in (2, 8, 64, 256):
+        for spread in (1, 4, 16):
+            for _ in range(6):
+                out.append([rng.below(2 * spread * scale) - spread * scale for _ in range(n)])
+    out += [
+        [0] * 64,  # all equal
+        [0, 0, 0, -(2**30), -(2**30)],  # masked positions
+        [2**31 - 1, -(2**31), 0],  # int32 extremes
+        [0] + [-(scale * 2)] * 255,  # one winner among many
+        [i * scale // 8 for i in range(64)],  # a smooth ramp
+        [0, -(17 * scale), -(17 * scale) - 1],  # at the cut-off of exp2
+        [(i % 2) * (scale // 2) for i in range(256)],  # two levels
+    ]
+    return out
+
+
+def max_error(attn, kind, shift, cases):
+    worst = 0.0
+    for scores in cases:
+        buf = array("i", scores)
+        if kind == "exp2":
+            attn.softmax(buf)
+        else:
+            attn.softmax_fixed(buf)
+        for got, want in zip(buf, float_weights(scores, shift)):
+            worst = max(worst, abs(got - want))
+    return worst
+
+
+def per_call_us(fn, buf, scores, repeat=200):
+    start = time.ticks_us()
+    for _ in range(repeat):
+        buf[:] = scores
+        fn(buf)
+    return time.ticks_diff(time.ticks_us(), start) / repeat
+
+
+def main():
+    print("max error in Q8 steps (1 step = 1/256) against 256 * softmax(scores / 2**L)")
+    print("%-12s %-8s %-14s %-14s" % ("logit_shift", "vectors", "exp2", "linear"))
+    for shift in (0, 4, 7, 9, 11, 12):
+        cases = vectors(shift, Random(shift + 1))
+        exp2 = MicroAttention(8, 1, softmax="exp2", logit_shift=shift)
+        linear = MicroAttention(8, 1)
+        print(
+            "%-12d %-8d %-14.3f %-14.3f"
+            % (
+                shift,
+                len(cases),
+                max_error(exp2, "exp2", shift, cases),
+                max_error(linear, "linear", shift, cases),
+            )
+        )
+    rng = Random(99)
+    scores = array("i", [rng.below(4096) - 2048 for _ in range(64)])
+    buf = array("i", scores)
+    exp2 = MicroAttention(8, 1, softmax="exp2")
+    linear = MicroAttention(8, 1)
+    print(
+        "time per call, n = 64 (including a 64-item copy): exp2 %.1f us, linear %.1f us"
+        % (per_call_us(exp2.softmax, buf, scores), per_call_us(linear.softmax_fixed, buf, scores))
+    )
+
+
+main()
