@@ -421,3 +421,28 @@ def test_committed_dist_is_up_to_date(tmp_path):
         assert (tmp_path / rel).read_bytes() == (committed / rel).read_bytes(), (
             f"dist/{rel} is stale: run `make dist`"
         )
+
+
+def test_make_flash_dry_run_prints_esptool_5_commands():
+    done = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-s",
+            "-C",
+            str(boards.ROOT),
+            "flash",
+            "BOARD=esp32",
+            "PORT=/dev/ttyUSB0",
+            "FIRMWARE=x.bin",
+            "DRY_RUN=1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == [
+        "esptool --chip esp32 --port /dev/ttyUSB0 erase-flash",
+        "esptool --chip esp32 --port /dev/ttyUSB0 --baud 460800 write-flash 0x1000 x.bin",
+    ]
