@@ -11,7 +11,7 @@ from micropython import const
 
 MAX_DIM = const(32768)  # row width limit: keeps every int8 sum of products inside int32
 MAX_ROWS = const(4194304)  # row count limit: keeps sums of Q8 weights inside int32
-_REMEMBERED = const(8)
+_REMEMBERED = const(16)
 
 # MicroPython arrays and memoryviews do not tell their item size; finding it
 # needs a small allocation. The answer is remembered for the last few buffers

@@ -239,39 +239,74 @@ def weighted_rows(
 
 
 @micropython.viper
-def linear_rows(acc: ptr32, keys: ptr8, values: ptr8, first: int, n: int, dim: int):
+def linear_rows(keys: ptr8, sums: ptr32, values: ptr8, first: int, n: int, dim: int):
     """Add rows first .. first + n - 1 of keys and values to the linear-attention sums.
 
     With phi(k) = max(k, 0) + 1 and s_t = sum(phi(keys[t*dim + j]) for j < dim):
-      acc[j]       += sum(s_t * int8(values[t*dim + j]) for each row t)   (context, low word)
-      acc[dim + j] += sum(phi(keys[t*dim + j]) for each row t)           (key sums, low word)
-    The caller keeps n small enough for these to stay inside int32.
+      sums[j]       += sum(s_t * int8(values[t*dim + j]) for each row t)   (context, low word)
+      sums[dim + j] += sum(phi(keys[t*dim + j]) for each row t)           (key sums, low word)
+    The caller keeps n small enough for these to stay inside int32. keys and sums
+    are the cursors of both inner loops (viper keeps the first locals in registers):
+    over a key row and the key sums, then over a value row and the context sums.
     """
-    ksum = ptr32(int(acc) + (dim << 2))
+    context = int(sums)
+    key_row = int(keys) + first * dim
+    value_row = int(values) + first * dim
+    quads = dim & (0 - 4)
     total = 0
-    t = first
-    n += first
+    t = 0
     while t < n:
-        k = ptr8(int(keys) + t * dim)
+        keys = ptr8(key_row)
+        sums = ptr32(context + (dim << 2))
+        end = key_row + quads
         s = 0
-        j = 0
-        while j < dim:
-            u = k[j]
-            p = (u & ((u >> 7) - 1)) + 1  # u < 128: u + 1; u >= 128 (negative): 1
-            ksum[j] += p
+        while int(keys) < end:
+            # phi(k) for a byte u: u < 128 gives u + 1, u >= 128 (negative) gives 1
+            p = (keys[0] & ((keys[0] >> 7) - 1)) + 1
+            sums[0] = sums[0] + p
             s += p
-            j += 1
-        v = ptr8(int(values) + t * dim)
-        j = 0
-        while j < dim:
-            acc[j] += s * (v[j] ^ 0x80)
-            j += 1
+            p = (keys[1] & ((keys[1] >> 7) - 1)) + 1
+            sums[1] = sums[1] + p
+            s += p
+            p = (keys[2] & ((keys[2] >> 7) - 1)) + 1
+            sums[2] = sums[2] + p
+            s += p
+            p = (keys[3] & ((keys[3] >> 7) - 1)) + 1
+            sums[3] = sums[3] + p
+            s += p
+            keys = ptr8(int(keys) + 4)
+            sums = ptr32(int(sums) + 16)
+        end = key_row + dim
+        while int(keys) < end:
+            p = (keys[0] & ((keys[0] >> 7) - 1)) + 1
+            sums[0] = sums[0] + p
+            s += p
+            keys = ptr8(int(keys) + 1)
+            sums = ptr32(int(sums) + 4)
+        keys = ptr8(value_row)  # the same cursor, now over the value row
+        sums = ptr32(context)
+        end = value_row + quads
+        while int(keys) < end:
+            sums[0] = sums[0] + s * (keys[0] ^ 0x80)
+            sums[1] = sums[1] + s * (keys[1] ^ 0x80)
+            sums[2] = sums[2] + s * (keys[2] ^ 0x80)
+            sums[3] = sums[3] + s * (keys[3] ^ 0x80)
+            keys = ptr8(int(keys) + 4)
+            sums = ptr32(int(sums) + 16)
+        end = value_row + dim
+        while int(keys) < end:
+            sums[0] = sums[0] + s * (keys[0] ^ 0x80)
+            keys = ptr8(int(keys) + 1)
+            sums = ptr32(int(sums) + 4)
+        key_row += dim
+        value_row += dim
         total += s
         t += 1
     bias = total << 7  # sum s*v = sum s*(v + 128) - 128 * sum s
+    sums = ptr32(context)
     j = 0
     while j < dim:
-        acc[j] -= bias
+        sums[j] = sums[j] - bias
         j += 1
 
 

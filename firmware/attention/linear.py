@@ -90,7 +90,7 @@ class LinearAttention:
         first = 0
         while first < n:
             count = min(self._block, n - first)
-            _kernels.linear_rows(sums, keys, values, first, count, dim)
+            _kernels.linear_rows(keys, sums, values, first, count, dim)
             if _kernels.carry16(sums, 2 * dim):
                 self._halve()
             first += count

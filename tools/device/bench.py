@@ -1,0 +1,444 @@
+"""Speed and heap of the package on a target, beside the plain-Python baseline.
+
+Run with tools/device/plain.py in front of it (`make bench [PORT=...]`, or
+`python tools/target.py bench.py --with plain.py`), which defines plain_micro,
+plain_linear and plain_window. Prints a header naming the machine, then tables:
+- median microseconds per call of each mechanism and of plain Python on the same
+  inputs, in the same process, with the outputs compared (FAIL if they differ);
+- heap bytes allocated per call of every public method (after a warm-up, with
+  the collector off), and whether the call runs with the heap locked;
+- heap bytes kept by `import attention` and by each object at a realistic size.
+A mismatch ends the script with an exception, so the exit status is non-zero on
+the unix port and through mpremote. With `QUICK = True` in front of the script
+(the host tests), every measurement is one call.
+"""
+
+import gc
+import sys
+import time
+from array import array
+
+import micropython
+
+QUICK = globals().get("QUICK", False)
+ROUNDS = 1 if QUICK else 5  # the median of ROUNDS timed loops
+ROUND_US = 0 if QUICK else 20000  # each loop makes enough calls to last about this long
+HEAP_CALLS = 10 if QUICK else 100
+HEAD_DIMS = (16, 32, 64)
+LENGTHS = (16, 64, 256)
+WINDOWS = (16, 32)
+
+
+def import_package():
+    """Import the package after a collection: (module, heap bytes it keeps, or None)."""
+    already = "attention" in sys.modules
+    gc.collect()
+    before = gc.mem_alloc()
+    import attention
+
+    gc.collect()
+    return attention, None if already else gc.mem_alloc() - before
+
+
+class Random:
+    """xorshift32, as in cases.py: the same bytes on every target."""
+
+    def __init__(self, seed):
+        self.state = (seed * 2654435761 + 1) & 0xFFFFFFFF or 1
+
+    def int8s(self, count):
+        out = array("b", bytes(count))
+        x = self.state
+        for i in range(count):
+            x ^= (x << 13) & 0xFFFFFFFF
+            x ^= x >> 17
+            x ^= (x << 5) & 0xFFFFFFFF
+            out[i] = (x >> 24) - 128
+        self.state = x
+        return out
+
+
+# Timing and heap helpers. The function measured takes no arguments: a bound
+# method or a closure over at most 5 names (more makes MicroPython allocate a
+# temporary argument array at each call).
+
+
+def loop_us(fn, calls):
+    start = time.ticks_us()
+    for _ in range(calls):
+        fn()
+    return time.ticks_diff(time.ticks_us(), start)
+
+
+def settle(ms):
+    """Keep the CPU busy for ms: a desktop raises its clock after some ms of load."""
+    start = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), start) < ms:
+        pass
+
+
+def calls_for(fn):
+    """Calls per loop so that a loop lasts about ROUND_US (at least 1); also a warm-up."""
+    calls = 1
+    took = loop_us(fn, calls)
+    while took * 8 < ROUND_US:
+        calls *= 8
+        took = loop_us(fn, calls)
+    return max(1, calls * ROUND_US // max(took, 1))
+
+
+def medians_us(*fns):
+    """Median microseconds per call of each fn, over ROUNDS loops each.
+
+    The loops of the functions alternate, so that a slow spell of the machine
+    hits all of them alike.
+    """
+    counts = [calls_for(fn) for fn in fns]
+    times = [[] for _ in fns]
+    for _ in range(ROUNDS):
+        for fn, calls, out in zip(fns, counts, times):
+            gc.collect()
+            out.append(loop_us(fn, calls) / calls)
+    for out in times:
+        out.sort()
+    return [out[ROUNDS // 2] for out in times]
+
+
+def heap_per_call(fn, calls=HEAP_CALLS):
+    """Heap bytes allocated per call, after a warm-up call, with the collector off."""
+    fn()
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(calls):
+        fn()
+    after = gc.mem_alloc()
+    gc.enable()
+    return (after - before) / calls
+
+
+def runs_locked(fn):
+    """True when fn runs with the heap locked (it allocates nothing, not even briefly)."""
+    micropython.heap_lock()
+    try:
+        fn()
+        return True
+    except MemoryError:
+        return False
+    finally:
+        micropython.heap_unlock()
+
+
+def kept_bytes(make):
+    """Heap bytes still held after collection by the object make() returns."""
+    gc.collect()
+    before = gc.mem_alloc()
+    obj = make()
+    gc.collect()
+    size = gc.mem_alloc() - before
+    del obj
+    return size
+
+
+# Tables: markdown-like, columns padded; "r" in align right-aligns a column.
+
+
+def cells(values, widths, align):
+    out = []
+    for value, width, how in zip(values, widths, align):
+        pad = " " * (width - len(value))
+        out.append(pad + value if how == "r" else value + pad)
+    return "| " + " | ".join(out) + " |"
+
+
+def rule(widths, align):
+    dashes = ["-" * (w + 1) + (":" if a == "r" else "-") for w, a in zip(widths, align)]
+    return "|" + "|".join(dashes) + "|"
+
+
+def table(head, rows, align, widths=None):
+    """Print a table; with widths given, rows may be an iterator printed as it runs."""
+    if widths is None:
+        rows = list(rows)
+        widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    print(cells(head, widths, align))
+    print(rule(widths, align))
+    for row in rows:
+        print(cells(row, widths, align))
+    print()
+
+
+def us(value):
+    return "%.2f" % value if value < 10 else "%.1f" % value if value < 1000 else "%d" % value
+
+
+def per_call(value):
+    return "%d" % value if value == int(value) else "%.1f" % value
+
+
+# The mechanisms, each as a case: package() and plain() compute the same thing
+# on the same inputs into separate outputs; same() compares them.
+
+
+def int32s(count):
+    return array("i", bytes(4 * count))
+
+
+class Micro:
+    """compute_scores, apply_causal_mask(n - 1), softmax_fixed, weighted_sum: one head."""
+
+    def __init__(self, att, data, head_dim, n):
+        self.attn = att.MicroAttention(head_dim, 1)
+        self.query, self.keys, self.values = data
+        self.head_dim, self.n = head_dim, n
+        self.scores, self.output = int32s(n), int32s(head_dim)
+        self.want_scores, self.want = int32s(n), int32s(head_dim)
+
+    def package(self):
+        attn, scores, n = self.attn, self.scores, self.n
+        attn.compute_scores(self.query, self.keys, scores, n)
+        attn.apply_causal_mask(scores, n - 1, n)
+        attn.softmax_fixed(scores, n)
+        attn.weighted_sum(scores, self.values, self.output, n)
+
+    def plain(self):
+        n = self.n
+        plain_micro(  # noqa: F821  (from plain.py)
+            self.query,
+            self.keys,
+            self.values,
+            self.want_scores,
+            self.want,
+            n,
+            self.head_dim,
+            self.attn.scale_shift,
+            n - 1,
+        )
+
+    def same(self):
+        return self.scores == self.want_scores and self.output == self.want
+
+
+class Linear:
+    """LinearAttention(head_dim).forward over n rows."""
+
+    def __init__(self, att, data, head_dim, n):
+        self.attn = att.LinearAttention(head_dim)
+        self.query, self.keys, self.values = data
+        self.head_dim, self.n = head_dim, n
+        self.output, self.want = int32s(head_dim), int32s(head_dim)
+
+    def package(self):
+        self.attn.forward(self.query, self.keys, self.values, self.output, self.n)
+
+    def plain(self):
+        plain_linear(self.query, self.keys, self.values, self.want, self.n, self.head_dim)  # noqa: F821
+
+    def same(self):
+        return self.output == self.want
+
+
+class Window:
+    """SlidingWindowAttention(window, head_dim).forward with cache_len n."""
+
+    def __init__(self, att, data, head_dim, n, window):
+        self.attn = att.SlidingWindowAttention(window, head_dim)
+        self.query, self.keys, self.values = data
+        self.head_dim, self.n, self.window = head_dim, n, window
+        self.output, self.want, self.scores = int32s(head_dim), int32s(head_dim), int32s(window)
+
+    def package(self):
+        self.attn.forward(self.query, self.keys, self.values, self.n, self.output)
+
+    def plain(self):
+        plain_window(  # noqa: F821
+            self.query,
+            self.keys,
+            self.values,
+            self.scores,
+            self.want,
+            self.n,
+            self.window,
+            self.head_dim,
+        )
+
+    def same(self):
+        return self.output == self.want
+
+
+class Empty:
+    def call(self):
+        pass
+
+
+def speed_rows(att, data, failures):
+    """One row per mechanism and size, measured as it is printed."""
+    mechanisms = [("micro", Micro, ()), ("linear", Linear, ())]
+    mechanisms += [("window %d" % w, Window, (w,)) for w in WINDOWS]
+    for name, kind, extra in mechanisms:
+        for head_dim in HEAD_DIMS:
+            for n in LENGTHS:
+                case = kind(att, data, head_dim, n, *extra)
+                case.package()
+                case.plain()
+                same = case.same()
+                if not same:
+                    failures.append("%s head_dim %d n %d" % (name, head_dim, n))
+                fast, slow = medians_us(case.package, case.plain)
+                yield (
+                    name,
+                    str(head_dim),
+                    str(n),
+                    us(fast),
+                    us(slow),
+                    "%.1fx" % (slow / fast),
+                    per_call(heap_per_call(case.package, 10)),
+                    "equal" if same else "FAIL",
+                )
+
+
+def method_calls(att, data):
+    """[(name, call)] for every public method: head_dim 64, 64 rows, realistic arguments."""
+    query, keys, values = data
+    scores, output = int32s(64), int32s(64)
+    micro = att.MicroAttention(64, 1)
+    exp2 = att.MicroAttention(64, 1, "exp2")
+    heads = att.MicroAttention(64, 4)
+    linear = att.LinearAttention(64)
+    stream = att.LinearAttention(64)
+    window = att.SlidingWindowAttention(32, 64)
+    linear.forward(query, keys, values, output, 64)  # a state for attend()
+    calls = [
+        ("MicroAttention.compute_scores", lambda: micro.compute_scores(query, keys, scores, 64)),
+        ("MicroAttention.apply_causal_mask", lambda: micro.apply_causal_mask(scores, 31, 64)),
+        ("MicroAttention.softmax_fixed", lambda: micro.softmax_fixed(scores, 64)),
+        ("MicroAttention.softmax", lambda: micro.softmax(scores, 64)),
+        ("MicroAttention.softmax (exp2)", lambda: exp2.softmax(scores, 64)),
+        ("MicroAttention.weighted_sum", lambda: micro.weighted_sum(scores, values, output, 64)),
+        (
+            "MicroAttention.forward (4 heads, pos)",
+            lambda: heads.forward(query, keys, values, output, 64, 40),
+        ),
+        ("LinearAttention.forward", lambda: linear.forward(query, keys, values, output, 64)),
+        ("LinearAttention.attend", lambda: linear.attend(query, output)),
+        ("LinearAttention.update", lambda: stream.update(keys, values, 64)),
+        ("LinearAttention.reset", lambda: stream.reset()),
+        ("LinearAttention.feature_map", lambda: linear.feature_map(-5)),
+        (
+            "SlidingWindowAttention.forward",
+            lambda: window.forward(query, keys, values, 64, output),
+        ),
+    ]
+    if hasattr(att, "KVCache"):
+        cache = att.KVCache(64, 64, True)
+        calls.append(("KVCache.append (ring)", lambda: cache.append(query, query)))
+        calls.append(("KVCache.clear", lambda: cache.clear()))
+    return calls
+
+
+def public_methods(att):
+    """'Class.method' for every public method of the package's classes."""
+    names = []
+    for cls_name in ("MicroAttention", "LinearAttention", "SlidingWindowAttention", "KVCache"):
+        cls = getattr(att, cls_name, None)
+        for name in dir(cls) if cls else ():
+            if not name.startswith("_") and callable(getattr(cls, name)):
+                names.append(cls_name + "." + name)
+    return names
+
+
+def heap_rows(att, data):
+    calls = method_calls(att, data)
+    present = public_methods(att)
+    empty = Empty().call
+    yield (
+        "(an empty method)",
+        per_call(heap_per_call(empty)),
+        "yes" if runs_locked(empty) else "NO",
+    )
+    for name, call in calls:
+        if name.split(" ")[0] not in present:
+            yield name, "absent", ""
+        else:
+            yield name, per_call(heap_per_call(call)), "yes" if runs_locked(call) else "NO"
+    for name in present:
+        if not any(key.split(" ")[0] == name for key, _ in calls):
+            yield name, "no sample call", ""
+
+
+def header():
+    freq = "n/a"
+    try:
+        import machine
+
+        freq = "%d MHz" % (machine.freq() // 1000000)
+    except (ImportError, AttributeError):
+        pass
+    print(
+        "machine: sys.platform=%s  sys.implementation=%s  machine.freq()=%s%s"
+        % (sys.platform, sys.implementation, freq, "  QUICK" if QUICK else "")
+    )
+
+
+def main():
+    att, import_bytes = import_package()
+    header()
+    rng = Random(2024)
+    most = LENGTHS[-1] * HEAD_DIMS[-1]  # one shared KV cache of 256 rows of 64: n picks a prefix
+    data = (rng.int8s(HEAD_DIMS[-1]), rng.int8s(most), rng.int8s(most))
+    print()
+    print(
+        "Speed: median us per call over %d rounds; plain = tools/device/plain.py, same inputs."
+        % ROUNDS
+    )
+    print(
+        "Call overhead in every figure (an empty method): %s us. window rows = min(n, window)."
+        % us(medians_us(Empty().call)[0])
+    )
+    print()
+    failures = []
+    settle(0 if QUICK else 300)
+    table(
+        (
+            "mechanism",
+            "head_dim",
+            "n",
+            "viper us",
+            "plain us",
+            "speed-up",
+            "heap B/call",
+            "output",
+        ),
+        speed_rows(att, data, failures),
+        "lrrrrrrl",
+        (9, 8, 3, 9, 9, 8, 11, 6),
+    )
+    print("Heap: bytes allocated per call (%d calls after a warm-up, gc off)." % HEAP_CALLS)
+    print("head_dim 64, 64 rows; 'heap locked' = runs under micropython.heap_lock().")
+    print()
+    table(("method", "bytes/call", "heap locked"), heap_rows(att, data), "lrl")
+    print("Heap kept (bytes, after gc.collect()):")
+    print()
+    kept = [
+        (
+            "import attention (%s)" % getattr(att, "__file__", "?"),
+            "already imported" if import_bytes is None else str(import_bytes),
+        )
+    ]
+    for label, make in (
+        ("MicroAttention(64, 4)", lambda: att.MicroAttention(64, 4)),
+        ("LinearAttention(64)", lambda: att.LinearAttention(64)),
+        ("SlidingWindowAttention(32, 64)", lambda: att.SlidingWindowAttention(32, 64)),
+        ("KVCache(64, 64)", lambda: att.KVCache(64, 64)),
+    ):
+        if hasattr(att, label.split("(")[0]):
+            kept.append((label, str(kept_bytes(make))))
+    table(("what", "bytes"), kept, "lr")
+    if failures:
+        print("FAIL: outputs differ from plain Python for " + ", ".join(failures))
+        # An exception, not sys.exit(): only an uncaught exception makes mpremote exit non-zero.
+        raise RuntimeError("%d output mismatches" % len(failures))
+    print("outputs: all equal to plain Python")
+
+
+main()
