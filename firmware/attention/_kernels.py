@@ -55,7 +55,7 @@ def dot_rows(
     for i < n. query holds int32 values (see load_int8). The sum is exact in
     int32 for dim < 131072; >> floors. keys and query come first because viper
     keeps only the first locals in registers on the ESP32: the inner loop steps
-    these two pointers, four elements at a time.
+    these two pointers, eight elements at a time.
     """
     sign = 1
     sign <<= 31
@@ -68,13 +68,13 @@ def dot_rows(
         qsum += query[j]
         j += 1
     bias = qsum << 7  # sum q*k = sum q*(k + 128) - 128 * sum q
-    quads = dim & (0 - 4)
+    eights = dim & (0 - 8)
     row = int(keys) + first
     i = 0
     while i < n:
         keys = ptr8(row)
         query = ptr32(q0)
-        end = row + quads
+        end = row + eights
         acc = 0
         while int(keys) < end:
             acc += (
@@ -82,9 +82,13 @@ def dot_rows(
                 + query[1] * (keys[1] ^ 0x80)
                 + query[2] * (keys[2] ^ 0x80)
                 + query[3] * (keys[3] ^ 0x80)
+                + query[4] * (keys[4] ^ 0x80)
+                + query[5] * (keys[5] ^ 0x80)
+                + query[6] * (keys[6] ^ 0x80)
+                + query[7] * (keys[7] ^ 0x80)
             )
-            keys = ptr8(int(keys) + 4)
-            query = ptr32(int(query) + 16)
+            keys = ptr8(int(keys) + 8)
+            query = ptr32(int(query) + 32)
         end = row + dim
         while int(keys) < end:
             acc += query[0] * (keys[0] ^ 0x80)
@@ -195,7 +199,7 @@ def weighted_rows(
 
     for j < dim, in int32 arithmetic (wrapping), >> floors. values and out come
     first so that they stay in registers: the inner loop steps both pointers
-    along a row, four elements at a time.
+    along a row, eight elements at a time.
     """
     sign = 1
     sign <<= 31
@@ -206,7 +210,7 @@ def weighted_rows(
     while j < dim:
         out[j] = 0
         j += 1
-    quads = dim & (0 - 4)
+    eights = dim & (0 - 8)
     wsum = 0
     row = int(values) + first
     i = 0
@@ -215,14 +219,18 @@ def weighted_rows(
         wsum += w
         values = ptr8(row)
         out = ptr32(o0)
-        end = row + quads
+        end = row + eights
         while int(values) < end:
             out[0] = out[0] + w * (values[0] ^ 0x80)
             out[1] = out[1] + w * (values[1] ^ 0x80)
             out[2] = out[2] + w * (values[2] ^ 0x80)
             out[3] = out[3] + w * (values[3] ^ 0x80)
-            values = ptr8(int(values) + 4)
-            out = ptr32(int(out) + 16)
+            out[4] = out[4] + w * (values[4] ^ 0x80)
+            out[5] = out[5] + w * (values[5] ^ 0x80)
+            out[6] = out[6] + w * (values[6] ^ 0x80)
+            out[7] = out[7] + w * (values[7] ^ 0x80)
+            values = ptr8(int(values) + 8)
+            out = ptr32(int(out) + 32)
         end = row + dim
         while int(values) < end:
             out[0] = out[0] + w * (values[0] ^ 0x80)
