@@ -28,8 +28,8 @@ def _itemsize(buf):
     if size == 4 and not isinstance(buf[0], int):
         size = -4  # array('f'): four bytes, but not integers
     if len(_itemsizes) >= _REMEMBERED:
-        _itemsizes.pop(0)
-    _itemsizes.append((buf, size))
+        _itemsizes.pop()
+    _itemsizes.insert(0, (buf, size))  # newest first: the buffers in use are found at once
     return size
 
 
