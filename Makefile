@@ -88,6 +88,7 @@ accuracy: $(STAMP) ## error of the exp2 and linear softmax against float, and th
 
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc
 	$(PYTHON) tools/inspect_native.py --arch all firmware/attention/_kernels.py
+	$(PYTHON) tools/bench.py --loops
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path), until Ctrl-C
 	$(PYTHON) tools/vboard.py

@@ -161,6 +161,10 @@ def host_report():
     ).stdout.strip()
     print(version + "\n")
     print(mpy_table(mpy_sizes()) + "\n")
+    loops_report()
+
+
+def loops_report():
     loops = {}
     for arch in ARCHES:
         loops[arch] = inner_loops(arch)
@@ -186,7 +190,13 @@ def host_report():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", help="serial port of a board (default: the local unix port)")
+    parser.add_argument(
+        "--loops", action="store_true", help="only the inner-loop tables and the ESP32 estimate"
+    )
     args = parser.parse_args(argv)
+    if args.loops:
+        loops_report()
+        return 0
     where = (
         "board at " + args.port if args.port else "unix port (" + target.tool("micropython") + ")"
     )
