@@ -241,3 +241,58 @@ def test_streaming_linear_over_a_long_context_is_exact(tmp_path):
     halvings, output = run_micropython(str(script)).split(" ", 1)
     assert halvings == "0"
     assert json.loads(output) == expected
+
+
+EQUIVALENCE = """
+from array import array
+from attention import LinearAttention, MicroAttention
+
+state = 7
+def int8s(count):
+    global state
+    out = array("b", bytes(count))
+    for i in range(count):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        out[i] = (state >> 16) % 256 - 128
+    return out
+
+checks = failures = 0
+for heads, head_dim, n, kind, pos in ((1, 8, 5, "linear", None), (4, 16, 20, "exp2", 7),
+                                      (2, 3, 9, "linear", 0), (8, 8, 33, "exp2", None)):
+    embed = heads * head_dim
+    attn = MicroAttention(embed, heads, softmax=kind)
+    q, k, v = int8s(embed), int8s(n * embed), int8s(n * embed)
+    out = array("i", bytes(4 * embed))
+    attn.forward(q, k, v, out, n, pos)
+    for h in range(heads):
+        first = h * head_dim
+        cols = lambda buf: array("b", [buf[i * embed + first + j] for i in range(n) for j in range(head_dim)])
+        scores, head = array("i", bytes(4 * n)), array("i", bytes(4 * head_dim))
+        attn.compute_scores(q[first:first + head_dim], cols(k), scores)
+        if pos is not None:
+            attn.apply_causal_mask(scores, pos)
+        attn.softmax(scores)
+        attn.weighted_sum(scores, cols(v), head)
+        checks += 1
+        failures += list(head) != list(out[first:first + head_dim])
+for dim, rows, step in ((8, 40, 3), (32, 100, 7)):
+    q, k, v = int8s(dim), int8s(rows * dim), int8s(rows * dim)
+    stream, whole = LinearAttention(dim), LinearAttention(dim)
+    got, want = array("i", bytes(4 * dim)), array("i", bytes(4 * dim))
+    for first in range(0, rows, step):
+        last = min(first + step, rows)
+        stream.update(k[first * dim:last * dim], v[first * dim:last * dim])
+        stream.attend(q, got)
+        whole.forward(q, k, v, want, last)
+        checks += 1
+        failures += got != want
+print(checks, failures)
+"""
+
+
+def test_forward_and_streaming_equal_their_counterparts_on_the_unix_port(tmp_path):
+    script = tmp_path / "equivalence.py"
+    script.write_text(EQUIVALENCE)
+    checks, failures = run_micropython(str(script)).split()
+    assert int(checks) == (1 + 4 + 2 + 8) + (14 + 15)  # heads, then streaming steps
+    assert failures == "0"
