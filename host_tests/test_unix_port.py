@@ -4,7 +4,6 @@ compared with the shim (32-bit semantics) and with the model of the reference.""
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 from array import array
@@ -12,12 +11,10 @@ from array import array
 import model
 import pytest
 from attention import LinearAttention, MicroAttention, SlidingWindowAttention
+from host_tools import MICROPYTHON
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
-if not os.path.exists(MICROPYTHON):
-    MICROPYTHON = shutil.which("micropython")
 pytestmark = pytest.mark.skipif(not MICROPYTHON, reason="micropython (unix port) not installed")
 
 RUNNER = """

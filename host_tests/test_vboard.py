@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from vboard_kit import MICROPYTHON, MPREMOTE, REPO, VBOARD, mpremote, needs_board_tools
+from host_tools import MICROPYTHON, MPREMOTE, REPO, VBOARD, mpremote, needs_board_tools
 
 pytestmark = needs_board_tools
 

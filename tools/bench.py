@@ -203,7 +203,7 @@ def main(argv=None):
     print("## Device: %s\n" % where, flush=True)
     try:
         code = target.run(["plain.py", "bench.py"], args.port).returncode
-    except OSError as exc:  # no micropython or mpremote
+    except (OSError, boards.BoardError) as exc:  # no micropython or mpremote
         print("cannot run the device bench: %s" % exc)
         code = 1
     if code:

@@ -11,19 +11,14 @@ from tools/device/ (for example the plain-Python baseline) into one file first.
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
+from boards import tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEVICE = os.path.join(ROOT, "tools", "device")
-
-
-def tool(name):
-    """A command installed beside this Python (the project's .venv), else on PATH."""
-    local = os.path.join(os.path.dirname(sys.executable), name)
-    return local if os.path.exists(local) else shutil.which(name) or name
 
 
 def command(script, port=None):

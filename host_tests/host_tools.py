@@ -1,4 +1,4 @@
-"""The virtual board for tests: where the tools are, starting one, talking to it with mpremote."""
+"""Where the host tools are (micropython, mpy-cross, mpremote), and the virtual board for tests."""
 
 import os
 import select
@@ -20,6 +20,7 @@ def _tool(name):
 
 MICROPYTHON = _tool("micropython")
 MPREMOTE = _tool("mpremote")
+MPY_CROSS = _tool("mpy-cross")
 
 needs_board_tools = pytest.mark.skipif(
     not (MICROPYTHON and MPREMOTE),
