@@ -156,3 +156,32 @@ def window_forward(query, keys, values, cache_len, window_size, head_dim):
         for j in range(head_dim):
             output[j] = i32(output[j] + i32(weight * value[j]))
     return [o >> 8 for o in output], i32.overflow
+
+
+def linear_documented(query, keys, values):
+    """What LinearAttention returns: the reference's formula on exact sums, and where its
+    int32 arithmetic would overflow, the same formula on sums scaled down by 2**r
+    (r the smallest shift with |C >> r| < 2**24 and K >> r < 2**24 / 2**ceil(log2(dim)))."""
+    dim = len(query)
+    context, key_sums = [0] * dim, [0] * dim
+    for key, value in zip(keys, values):
+        s = sum(feature_map(k) for k in key)
+        for j in range(dim):
+            key_sums[j] += feature_map(key[j])
+            context[j] += s * value[j]
+    phi = [feature_map(q) for q in query]
+
+    def formula(context, key_sums):
+        den = sum(p * k for p, k in zip(phi, key_sums))
+        nums = [p * c for p, c in zip(phi, context)]
+        if den == 0:
+            return [num >> 8 for num in nums], nums, den
+        return [trunc_div((num >> 8) << 8, den) for num in nums], nums, den
+
+    output, nums, den = formula(context, key_sums)
+    if den <= I32_MAX and all(I32_MIN <= num <= I32_MAX for num in nums):
+        return output
+    bits = max((c if c >= 0 else ~c).bit_length() for c in context)
+    log = (dim - 1).bit_length()
+    r = max(0, bits - 24, max(k.bit_length() for k in key_sums) - 24 + log)
+    return formula([c >> r for c in context], [k >> r for k in key_sums])[0]

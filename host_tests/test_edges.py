@@ -125,7 +125,8 @@ def test_linear_long_context_where_the_reference_overflows():
     exact, _ = model.linear_forward(query, key_rows, value_rows, wrap=False)
     output = array("i", [0] * dim)
     LinearAttention(dim).forward(array("b", query), array("b", keys), array("b", values), output)
-    assert list(output) == exact
+    assert list(output) == model.linear_documented(query, key_rows, value_rows)
+    assert all(abs(o - e) <= abs(e) // 512 + 2 for o, e in zip(output, exact))
 
 
 def test_linear_no_rows():

@@ -349,7 +349,7 @@ def linear_finish(out: ptr32, query: ptr8, acc: ptr32, dim: int) -> int:
       D = sum(p_j * K_j);  N_i = p_i * C_i
       out[i] = trunc(((N_i >> 8) << 8) / D)  if D > 0, else N_i >> 8.
     Returns 1 after writing out[0:dim], or 0, writing nothing, when some N_i or D
-    does not fit in int32 (the caller then finishes in exact arithmetic).
+    does not fit in int32 (the caller then uses linear_finish_scaled).
     """
     sign = 1
     sign <<= 31
@@ -397,3 +397,78 @@ def linear_finish(out: ptr32, query: ptr8, acc: ptr32, dim: int) -> int:
             out[i] = num >> 8
         i += 1
     return 1
+
+
+@micropython.viper
+def linear_finish_scaled(out: ptr32, query: ptr8, sums: ptr32, dim: int):
+    """linear_finish on sums scaled down to fit int32, for when they are too large.
+
+    Every C_i and K_j (see linear_finish) is shifted right by the same r, the
+    smallest r >= 0 for which |C_i >> r| < 2**24 and K_j >> r < 2**24 / 2**ceil(log2(dim)),
+    so that p * C and sum(p * K) stay inside int32 (p <= 128). The same formula on
+    the shifted sums follows: a common scale leaves the ratio nearly unchanged.
+    """
+    sign = 1
+    sign <<= 31
+    count = 2 * dim
+    # Bit lengths of the largest |C| (first dim sums) and K (next dim), read as
+    # high * 65536 + low; a negative value counts as its complement, -v - 1.
+    bits_c = 0
+    bits_k = 0
+    i = 0
+    while i < count:
+        hi = (sums[count + i] ^ sign) - sign
+        lo = sums[i]
+        if hi < 0:
+            hi = 0 - hi - 1
+            lo = 0xFFFF - lo
+        b = 0
+        v = lo
+        if hi > 0:
+            b = 16
+            v = hi
+        while v > 0:
+            v >>= 1
+            b += 1
+        if i < dim:
+            if b > bits_c:
+                bits_c = b
+        elif b > bits_k:
+            bits_k = b
+        i += 1
+    log = 0
+    while (1 << log) < dim:
+        log += 1
+    r = bits_c - 24
+    if bits_k - 24 + log > r:
+        r = bits_k - 24 + log
+    if r < 0:
+        r = 0
+    # value >> r, from high and low words: exact floor for every r.
+    d = 0
+    j = 0
+    while j < dim:
+        u = query[j]
+        hi = (sums[count + dim + j] ^ sign) - sign
+        if r >= 16:
+            k = hi >> (r - 16)
+        else:
+            k = (hi << (16 - r)) + (sums[dim + j] >> r)
+        d += ((u & ((u >> 7) - 1)) + 1) * k
+        j += 1
+    if d < 1:
+        d = 1  # not reached (the largest K keeps a bit), but a division by 0 would trap
+    i = 0
+    while i < dim:
+        u = query[i]
+        hi = (sums[count + i] ^ sign) - sign
+        if r >= 16:
+            c = hi >> (r - 16)
+        else:
+            c = (hi << (16 - r)) + (sums[i] >> r)
+        num = (((u & ((u >> 7) - 1)) + 1) * c >> 8) << 8
+        if num >= 0:
+            out[i] = num // d
+        else:
+            out[i] = (num + d - 1) // d  # trunc toward zero == ceil for num < 0
+        i += 1

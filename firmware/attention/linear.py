@@ -10,10 +10,6 @@ _ROW_BUDGET = const(65536)  # rows * dim per kernel call: keeps the low words in
 _HALF = const(32768)
 
 
-def _int8(x):
-    return x - 256 if x > 127 else x  # bytes and bytearray read back unsigned
-
-
 def _phi(x):
     return (x if x > 0 else 0) + 1
 
@@ -29,8 +25,9 @@ class LinearAttention:
 
     The output is the reference's
       out[i] = trunc(((phi(q_i) * C[i]) >> 8 << 8) / sum(phi(q_j) * K[j]))
-    computed exactly: where the reference's int32 arithmetic would overflow
-    (long contexts), the exact value is returned instead of a wrapped one.
+    with C and K exact. Where that arithmetic would overflow int32 (long contexts,
+    where the reference wraps), C and K are first scaled down by a common power of
+    two (see _kernels.linear_finish_scaled): the result stays close to the exact one.
     """
 
     def __init__(self, feature_dim):
@@ -108,20 +105,4 @@ class LinearAttention:
 
     def _finish(self, query, output):
         if not _kernels.linear_finish(output, query, self._sums, self.feature_dim):
-            self._finish_exact(query, output)
-
-    def _finish_exact(self, query, output):
-        # The same formula as linear_finish, in Python's unbounded integers: taken
-        # only when some value does not fit in int32 (it allocates).
-        sums = self._sums
-        dim = self.feature_dim
-        den = 0
-        for j in range(dim):
-            den += _phi(_int8(query[j])) * (sums[3 * dim + j] * 65536 + sums[dim + j])
-        for i in range(dim):
-            num = _phi(_int8(query[i])) * (sums[2 * dim + i] * 65536 + sums[i])
-            if den > 0:
-                num = (num >> 8) << 8
-                output[i] = num // den if num >= 0 else 0 - ((0 - num) // den)
-            else:
-                output[i] = num >> 8
+            _kernels.linear_finish_scaled(output, query, self._sums, self.feature_dim)

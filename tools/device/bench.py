@@ -266,6 +266,78 @@ class Window:
         return self.output == self.want
 
 
+class Heads:
+    """MicroAttention(4 * head_dim, 4).forward over n rows of 4 * head_dim, pos = n - 1."""
+
+    heads = 4
+
+    def __init__(self, att, data, head_dim, n):
+        embed = self.heads * head_dim
+        self.attn = att.MicroAttention(embed, self.heads)
+        _, self.keys, self.values = data
+        self.query = Random(7).int8s(embed)
+        self.head_dim, self.n = head_dim, n
+        self.output, self.want = int32s(embed), int32s(embed)
+        self.scores = int32s(n)
+        # The plain baseline gets each head's columns as contiguous rows (made here, untimed).
+        self.parts = []
+        for first in range(0, embed, head_dim):
+            cols = [first + i * embed + j for i in range(n) for j in range(head_dim)]
+            self.parts.append(
+                (
+                    self.query[first : first + head_dim],
+                    array("b", [self.keys[c] for c in cols]),
+                    array("b", [self.values[c] for c in cols]),
+                    int32s(head_dim),
+                )
+            )
+
+    def package(self):
+        self.attn.forward(self.query, self.keys, self.values, self.output, self.n, self.n - 1)
+
+    def plain(self):
+        n, head_dim, shift = self.n, self.head_dim, self.attn.scale_shift
+        for query, keys, values, out in self.parts:
+            plain_micro(query, keys, values, self.scores, out, n, head_dim, shift, n - 1)  # noqa: F821
+
+    def same(self):
+        want = []
+        for part in self.parts:
+            want += list(part[3])
+        return list(self.output) == want
+
+
+class Stream:
+    """One streaming step of LinearAttention(head_dim): update with one row, then attend.
+
+    Its cost does not depend on how many rows came before; n is the rows already added.
+    """
+
+    def __init__(self, att, data, head_dim, n):
+        self.attn = att.LinearAttention(head_dim)
+        self.query, self.keys, self.values = data
+        self.head_dim, self.n = head_dim, n
+        self.context, self.key_sums = [0] * head_dim, [0] * head_dim
+        self.row = array("b", bytes(head_dim))
+        self.output, self.want = int32s(head_dim), int32s(head_dim)
+        self.attn.update(self.keys, self.values, n)
+        for t in range(n):
+            plain_linear_update(self.context, self.key_sums, self.keys, self.values, t, head_dim)  # noqa: F821
+        self.key_row, self.value_row = self.keys[:head_dim], self.values[:head_dim]
+
+    def package(self):
+        self.attn.update(self.key_row, self.value_row)
+        self.attn.attend(self.query, self.output)
+
+    def plain(self):
+        head_dim = self.head_dim
+        plain_linear_update(self.context, self.key_sums, self.key_row, self.value_row, 0, head_dim)  # noqa: F821
+        plain_linear_attend(self.context, self.key_sums, self.query, self.want, head_dim)  # noqa: F821
+
+    def same(self):
+        return self.output == self.want
+
+
 class Empty:
     def call(self):
         pass
@@ -275,9 +347,12 @@ def speed_rows(att, data, failures):
     """One row per mechanism and size, measured as it is printed."""
     mechanisms = [("micro", Micro, ()), ("linear", Linear, ())]
     mechanisms += [("window %d" % w, Window, (w,)) for w in WINDOWS]
+    mechanisms += [("4 heads", Heads, ()), ("stream", Stream, ())]
     for name, kind, extra in mechanisms:
         for head_dim in HEAD_DIMS:
             for n in LENGTHS:
+                if kind is Heads and n * Heads.heads * head_dim > len(data[1]):
+                    continue  # more than the shared KV cache holds
                 case = kind(att, data, head_dim, n, *extra)
                 case.package()
                 case.plain()
@@ -392,7 +467,8 @@ def main():
         % ROUNDS
     )
     print(
-        "Call overhead in every figure (an empty method): %s us. window rows = min(n, window)."
+        "Call overhead in every figure (an empty method): %s us. window rows = min(n, window);\n"
+        "4 heads: forward over n rows of 4 * head_dim; stream: one update + attend after n rows."
         % us(medians_us(Empty().call)[0])
     )
     print()

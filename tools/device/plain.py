@@ -60,27 +60,60 @@ def plain_linear(query, keys, values, output, n, dim):
     context = [0] * dim
     key_sums = [0] * dim
     for t in range(n):
-        base = t * dim
-        s = 0
-        for j in range(dim):
-            k = keys[base + j]
-            p = (k if k > 0 else 0) + 1
-            key_sums[j] += p
-            s += p
-        for j in range(dim):
-            context[j] += s * values[base + j]
+        plain_linear_update(context, key_sums, keys, values, t, dim)
+    plain_linear_attend(context, key_sums, query, output, dim)
+
+
+def plain_linear_update(context, key_sums, keys, values, row, dim):
+    """Add row `row` of keys and values to the sums C (context) and K (key_sums)."""
+    base = row * dim
+    s = 0
+    for j in range(dim):
+        k = keys[base + j]
+        p = (k if k > 0 else 0) + 1
+        key_sums[j] += p
+        s += p
+    for j in range(dim):
+        context[j] += s * values[base + j]
+
+
+def plain_linear_attend(context, key_sums, query, output, dim):
+    """The formula on the sums; past int32, on the sums scaled down by a common 2**r."""
+    phi = [(q if q > 0 else 0) + 1 for q in query[:dim]]
     den = 0
     for j in range(dim):
-        q = query[j]
-        den += ((q if q > 0 else 0) + 1) * key_sums[j]
+        den += phi[j] * key_sums[j]
+    big = den > 2147483647
     for i in range(dim):
-        q = query[i]
-        num = ((q if q > 0 else 0) + 1) * context[i]
+        num = phi[i] * context[i]
+        big = big or num > 2147483647 or num < -2147483648
+    if big:
+        bits = 0
+        for c in context:
+            bits = max(bits, _bit_length(c if c >= 0 else -c - 1))
+        bits_k = 0
+        for k in key_sums:
+            bits_k = max(bits_k, _bit_length(k))
+        r = max(0, bits - 24, bits_k - 24 + _bit_length(dim - 1))
+        context = [c >> r for c in context]
+        den = 0
+        for j in range(dim):
+            den += phi[j] * (key_sums[j] >> r)
+    for i in range(dim):
+        num = phi[i] * context[i]
         if den > 0:
             num = (num >> 8) << 8
             output[i] = num // den if num >= 0 else 0 - ((0 - num) // den)
         else:
             output[i] = num >> 8
+
+
+def _bit_length(x):
+    bits = 0
+    while x:
+        x >>= 1
+        bits += 1
+    return bits
 
 
 def plain_window(query, keys, values, scores, output, cache_len, window_size, head_dim):
