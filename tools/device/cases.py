@@ -44,6 +44,10 @@ SUITE = (
     # streaming linear attention, rows added a few at a time: (dim, rows, rows per update)
     ("stream", 8, 30, 7, "full", 26),
     ("stream", 32, 64, 5, "extreme", 27),
+    # a long linear context, past the reference's int32: the same rows added many times:
+    # (dim, rows, times)
+    ("long", 16, 64, 50, "extreme", 28),
+    ("long", 4, 10, 400, "extreme", 29),
 )
 
 
@@ -79,7 +83,7 @@ def inputs(case):
     kind, seed = case[-2], case[-1]
     if case[0] == "micro":
         width, rows = case[1], case[3]
-    elif case[0] in ("linear", "stream"):
+    elif case[0] in ("linear", "stream", "long"):
         width, rows = case[1], case[2]
     elif case[0] == "layer":
         width, rows = case[1], case[3]
@@ -134,6 +138,14 @@ def run(case, query, keys, values):
             attn.attend(query, output)
             outputs.append(list(output))
         return {"outputs": outputs}
+    if case[0] == "long":
+        _, dim, rows, times, _, _ = case
+        attn = LinearAttention(dim)
+        output = array("i", bytes(4 * dim))
+        for _ in range(times):
+            attn.update(keys, values)
+        attn.attend(query, output)
+        return {"output": list(output), "halvings": attn.halvings}
     _, window_size, head_dim, cache_len, _, _ = case
     output = array("i", bytes(4 * head_dim))
     attn = SlidingWindowAttention(window_size, head_dim)
