@@ -68,6 +68,7 @@ def setup_micro():
         (lambda q, k, s: (q, k, array("f", [0] * 3), None), TypeError, "scores"),
         (lambda q, k, s: (q, k, bytearray(12), None), TypeError, "scores"),
         (lambda q, k, s: (array("h", [1] * 4), k, s, None), TypeError, "query"),
+        (lambda q, k, s: (array("f", [1] * 4), k, s, None), TypeError, "query"),
     ],
 )
 def test_compute_scores_refuses(change, error, match):

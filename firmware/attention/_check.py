@@ -15,8 +15,8 @@ _REMEMBERED = const(16)
 
 # MicroPython arrays and memoryviews do not tell their item size; finding it
 # needs a small allocation. The answer is remembered for the last few buffers
-# seen (strong references, so an id is never reused), which keeps repeated
-# calls on the same preallocated buffers allocation-free.
+# seen (it holds a reference to them), which keeps repeated calls on the same
+# preallocated buffers allocation-free. 0 means empty, -1 not integers.
 _itemsizes = []
 
 
@@ -25,8 +25,8 @@ def _itemsize(buf):
         if known[0] is buf:
             return known[1]
     size = len(bytes(memoryview(buf)[:1])) if len(buf) else 0
-    if size == 4 and not isinstance(buf[0], int):
-        size = -4  # array('f'): four bytes, but not integers
+    if size and not isinstance(buf[0], int):
+        size = -1  # array('f') or array('d')
     if len(_itemsizes) >= _REMEMBERED:
         _itemsizes.pop()
     _itemsizes.insert(0, (buf, size))  # newest first: the buffers in use are found at once
@@ -37,7 +37,7 @@ def int8(name, buf, need):
     """Check that buf is a buffer of at least need int8 values; return its length."""
     kind = type(buf)
     if kind is not bytearray and kind is not bytes:
-        if (kind is not array and kind is not memoryview) or _itemsize(buf) > 1:
+        if (kind is not array and kind is not memoryview) or _itemsize(buf) not in (0, 1):
             raise TypeError(name + ": expected an int8 buffer (array('b'), bytearray, bytes)")
     size = len(buf)
     if size < need:
