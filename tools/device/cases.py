@@ -79,16 +79,14 @@ class Random:
 
 
 def inputs(case):
-    """The int8 buffers of a case, as lists: query, keys, values."""
+    """The int8 buffers of a case, as array('b'): query, keys, values."""
     kind, seed = case[-2], case[-1]
-    if case[0] == "micro":
+    if case[0] in ("micro", "layer"):
         width, rows = case[1], case[3]
-    elif case[0] in ("linear", "stream", "long"):
-        width, rows = case[1], case[2]
-    elif case[0] == "layer":
-        width, rows = case[1], case[3]
-    else:
+    elif case[0] == "window":
         width, rows = case[2], case[1]
+    else:  # linear, stream, long
+        width, rows = case[1], case[2]
     rng = Random(seed)
     return rng.int8s(width, kind), rng.int8s(rows * width, kind), rng.int8s(rows * width, kind)
 
