@@ -114,3 +114,128 @@ def test_address_round_trip():
         return ptr8(int(buf) + 1)[0]
 
     assert second(bytearray([7, 9])) == 9
+
+
+# Floor division and modulo: MicroPython's helpers in py/smallint.c, in int32.
+
+
+@micropython.viper
+def floor_divide(a: int, b: int) -> int:
+    return a // b
+
+
+@micropython.viper
+def modulo(a: int, b: int) -> int:
+    return a % b
+
+
+def test_floor_divide_follows_the_c_helper_in_int32():
+    # num < 0, denom >= 0: num += -denom + 1, so -2**31 - 2 wraps to 2**31 - 2; / 3
+    assert floor_divide(-(2**31), 3) == 715827882
+    # num >= 0, denom < 0: num += -denom - 1, so 2**31 wraps to -2**31; / -2
+    assert floor_divide(2**31 - 1, -2) == 1073741824
+    # away from the ends: Python's floor semantics
+    assert [floor_divide(7, 2), floor_divide(-7, 2), floor_divide(7, -2), floor_divide(-7, -2)] == [
+        3,
+        -4,
+        -4,
+        3,
+    ]
+    # num += -1: -2**31 - 1 wraps to 2**31 - 1, and / 2 truncates
+    assert floor_divide(-(2**31), 2) == 1073741823
+
+
+def test_modulo_takes_the_sign_of_the_divisor():
+    assert [modulo(7, 2), modulo(-7, 2), modulo(7, -2), modulo(-7, -2)] == [1, 1, -1, -1]
+    assert [modulo(6, -3), modulo(-6, 3)] == [0, 0]
+    # C: -2**31 % 3 is -2, then + 3
+    assert modulo(-(2**31), 3) == 1
+    assert modulo(2**31 - 1, -2) == -1  # C: 1, then + -2
+
+
+def test_division_by_zero_still_raises():
+    with pytest.raises(ZeroDivisionError):
+        floor_divide(1, 0)
+    with pytest.raises(ZeroDivisionError):
+        modulo(1, 0)
+
+
+# uint: the same 32 bits, seen unsigned.
+
+
+@micropython.viper
+def uint_greater(a: int, b: int) -> int:
+    if uint(a) > uint(b):
+        return 1
+    return 0
+
+
+@micropython.viper
+def uint_shift(a: int, n: int) -> int:
+    return int(uint(a) >> n)
+
+
+@micropython.viper
+def as_uint(a: int) -> uint:
+    return uint(a)
+
+
+@micropython.viper
+def uint_sub(a: uint, b: int) -> uint:
+    return a - b
+
+
+@micropython.viper
+def uint_mul(a: int, b: int) -> uint:
+    return uint(a) * b
+
+
+@micropython.viper
+def int_plus_uint_shift(a: int, n: int) -> int:
+    return (0 + uint(a)) >> n  # the left operand is an int: arithmetic shift
+
+
+@micropython.viper
+def uint_as_int_is_negative(a: uint) -> int:
+    if int(a) < 0:
+        return 1
+    return 0
+
+
+def test_uint_compares_unsigned():
+    assert uint_greater(-1, 1) == 1
+    assert uint_greater(1, -1) == 0
+    assert uint_greater(2**31, 2**31 - 1) == 1  # -2**31 as a uint is 2**31
+
+
+def test_uint_shift_right_is_logical():
+    assert uint_shift(-1, 28) == 15
+    assert uint_shift(-(2**31), 31) == 1
+    assert int_plus_uint_shift(-1, 28) == -1
+
+
+def test_uint_results_and_wrapping():
+    assert as_uint(-1) == 4294967295
+    assert as_uint(5) == 5
+    assert uint_sub(0, 1) == 4294967295  # wraps mod 2**32
+    assert uint_sub(-1, -1) == 0
+    assert uint_mul(0x3FFFFFFF, 8) == 0xFFFFFFF8
+    assert uint_as_int_is_negative(-1) == 1
+    assert uint_as_int_is_negative(2**31 - 1) == 0
+
+
+def test_uint_refuses_what_viper_refuses():
+    @micropython.viper
+    def mixed(a: int) -> int:
+        if uint(a) < 1:  # a literal is an int
+            return 1
+        return 0
+
+    @micropython.viper
+    def divide(a: int) -> int:
+        return int(uint(a) // 2)
+
+    with pytest.raises(TypeError, match="comparison of int and uint"):
+        mixed(3)
+    with pytest.raises(TypeError, match="uint"):
+        divide(3)

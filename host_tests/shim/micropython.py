@@ -11,15 +11,29 @@ what a 32-bit ESP32 computes:
 - int literals outside +-2**30 are refused when the function is defined, as
   mpy-cross refuses them;
 - arguments annotated `int` are truncated to a machine word, and a `-> int`
-  result too.
+  result too;
+- `//` and `%` follow MicroPython's C helpers (py/smallint.c) step by step in
+  int32, so they overflow near -2**31 as a board does; a zero divisor raises
+  ZeroDivisionError (a board does not stop);
+- `uint` is the same 32 bits seen unsigned: `uint(x)`, `uint` arguments and
+  `-> uint` results; the type of a binary operation follows its left operand,
+  `>>` on a uint is logical, comparing a uint with an int raises TypeError
+  (viper refuses it when compiling), and so do `//` and `%` on a uint;
+- a store through a pointer into a `bytes` object happens, as on a board
+  (viper does not know bytes are immutable); only 0- and 1-byte bytes objects,
+  which CPython shares, stay read-only;
+- `id(x)` gives the address of a simulated 32-bit object header, see `_id`.
 Importing this module puts `ptr`, `ptr8`, `ptr16`, `ptr32` and `uint` into builtins,
 because CPython evaluates `a: ptr8` annotations when the function is defined.
 """
 
+from array import array
 import ast
 import builtins
+import ctypes
 import functools
 import inspect
+import struct
 import textwrap
 
 _BITS = 32
@@ -58,19 +72,90 @@ def opt_level(*args):
 
 
 # The simulated address space: buffers get addresses when a pointer to them is
-# made, and keep them for as long as the outermost viper call runs.
+# made, and keep them for as long as the outermost viper call runs. Every address
+# stays below 2**30, like the ESP32's data RAM, so viper can return it as a small int.
 _FIRST_ADDRESS = 0x3FFB0000
+_ADDRESS_LIMIT = 1 << 30
 _regions = []  # (start, end, memoryview of its bytes, the buffer object)
+_headers = {}  # id() of an object -> address of its simulated header
+_next = [_FIRST_ADDRESS]
 _depth = 0
+
+
+def _reset():
+    _regions.clear()
+    _headers.clear()
+    _next[0] = _FIRST_ADDRESS
+
+
+def _allocate(size):
+    start = (_next[0] + 15) & ~15
+    if start + size > _ADDRESS_LIMIT:
+        raise MemoryError("viper: the simulated address space below 2**30 is full")
+    _next[0] = start + size + 64
+    return start
+
+
+class _Py_buffer(ctypes.Structure):
+    _fields_ = [
+        ("buf", ctypes.c_void_p),
+        ("obj", ctypes.c_void_p),
+        ("len", ctypes.c_ssize_t),
+        ("itemsize", ctypes.c_ssize_t),
+        ("readonly", ctypes.c_int),
+        ("ndim", ctypes.c_int),
+        ("format", ctypes.c_char_p),
+        ("shape", ctypes.c_void_p),
+        ("strides", ctypes.c_void_p),
+        ("suboffsets", ctypes.c_void_p),
+        ("internal", ctypes.c_void_p),
+    ]
+
+
+_get_buffer = ctypes.pythonapi.PyObject_GetBuffer
+_get_buffer.argtypes = (ctypes.py_object, ctypes.POINTER(_Py_buffer), ctypes.c_int)
+_get_buffer.restype = ctypes.c_int
+_release_buffer = ctypes.pythonapi.PyBuffer_Release
+_release_buffer.argtypes = (ctypes.POINTER(_Py_buffer),)
+_release_buffer.restype = None
+
+
+def _host_address(buf):
+    """Where CPython keeps buf's bytes (a real host address)."""
+    info = _Py_buffer()
+    _get_buffer(buf, ctypes.byref(info), 0)
+    try:
+        return info.buf
+    finally:
+        _release_buffer(ctypes.byref(info))
+
+
+def _writable(view, buf):
+    """A writable view of a read-only buffer's bytes: viper stores into bytes too."""
+    if isinstance(buf, bytes) and len(buf) < 2:
+        return view  # CPython shares these objects; writing one would corrupt them all
+    alias = (ctypes.c_ubyte * len(view)).from_address(_host_address(buf))
+    return memoryview(alias).cast("B")
 
 
 def _region_of(buf):
     for start, end, view, known in _regions:
         if known is buf:
             return start, view
-    view = memoryview(buf).cast("B")
-    start = _regions[-1][1] + 64 if _regions else _FIRST_ADDRESS
-    start = (start + 15) & ~15
+    if type(buf) is memoryview and buf.obj is not None:
+        # A memoryview shares its parent's bytes and, on a board, its items pointer:
+        # give it the matching place inside the parent's region.
+        parent_start, parent_view = _region_of(buf.obj)
+        offset = _host_address(buf) - _host_address(buf.obj)
+        size = buf.nbytes
+        if not 0 <= offset <= offset + size <= len(parent_view):
+            raise TypeError("viper: a memoryview that is not inside its parent's bytes")
+        start, view = parent_start + offset, parent_view[offset : offset + size]
+    else:
+        view = memoryview(buf).cast("B")
+        if view.readonly:
+            view = _writable(view, buf)
+        start = _allocate(len(view))
     _regions.append((start, start + len(view), view, buf))
     return start, view
 
@@ -135,7 +220,42 @@ class ptr(ptr8):
 
 
 class uint(int):
-    pass
+    """A viper uint: the 32 bits of a register, read as 0 .. 2**32-1."""
+
+    __slots__ = ()
+
+    def __new__(cls, value=0):
+        return int.__new__(cls, int(value) & _MASK)
+
+    def _same_kind(self, other):
+        if type(other) is not uint:
+            raise TypeError("viper: comparison of int and uint")
+
+    def __lt__(self, other):
+        self._same_kind(other)
+        return int(self) < int(other)
+
+    def __le__(self, other):
+        self._same_kind(other)
+        return int(self) <= int(other)
+
+    def __gt__(self, other):
+        self._same_kind(other)
+        return int(self) > int(other)
+
+    def __ge__(self, other):
+        self._same_kind(other)
+        return int(self) >= int(other)
+
+    def __eq__(self, other):
+        self._same_kind(other)
+        return int(self) == int(other)
+
+    def __ne__(self, other):
+        self._same_kind(other)
+        return int(self) != int(other)
+
+    __hash__ = int.__hash__
 
 
 for _name in ("ptr", "ptr8", "ptr16", "ptr32", "uint"):
@@ -152,23 +272,126 @@ def _int(value):
     return _wrap(value)
 
 
+# Made-up type pointers for the simulated headers: nonzero, one per type.
+_TYPE_WORDS = {"array": 0x3F400010, "bytearray": 0x3F400020, "memoryview": 0x3F400030}
+_BYTEARRAY_TYPECODE = 1
+_WRITABLE_FLAG = 0x80
+
+
+def _id(obj):
+    """viper's id(x): the address of x's object header, as a 32-bit port lays it out.
+
+    Only array.array, bytearray and memoryview are simulated (py/objarray.h):
+    word 0 the type, word 1 the typecode in its low 8 bits (a memoryview adds 0x80
+    when writable; a bytearray and a memoryview of one have typecode 1) with the
+    upper 24 bits `free` (for a memoryview, its offset in elements into its
+    parent), word 2 the length in elements, word 3 the items pointer (for a
+    memoryview, its parent's: the data starts `free` elements further on).
+    Every other object raises TypeError.
+    The header lives in the simulated address space for the outermost viper call,
+    and the same object gets the same header throughout it.
+    """
+    address = _headers.get(id(obj))
+    if address is not None:
+        return address
+    kind = type(obj)
+    data, _ = _region_of(obj)
+    free = 0
+    if kind is array:
+        type_word, typecode, length, items = (
+            _TYPE_WORDS["array"],
+            ord(obj.typecode),
+            len(obj),
+            data,
+        )
+    elif kind is bytearray:
+        type_word, typecode, length, items = (
+            _TYPE_WORDS["bytearray"],
+            _BYTEARRAY_TYPECODE,
+            len(obj),
+            data,
+        )
+    elif kind is memoryview:
+        parent = obj.obj
+        items, _ = _region_of(parent)
+        typecode = _BYTEARRAY_TYPECODE if type(parent) is bytearray else ord(obj.format[-1])
+        if not obj.readonly:
+            typecode |= _WRITABLE_FLAG
+        free = (data - items) // obj.itemsize
+        type_word, length = _TYPE_WORDS["memoryview"], len(obj)
+    else:
+        raise TypeError("viper: id() of %s is not simulated" % kind.__name__)
+    header = bytearray(struct.pack("<IIII", type_word, typecode | free << 8, length, items))
+    address = _allocate(len(header))
+    _regions.append((address, address + len(header), memoryview(header), header))
+    _headers[id(obj)] = address
+    return address
+
+
 def _binop(op, a, b):
-    a, b = _wrap(a), _wrap(b)
+    if type(a) is uint:
+        return _uint_binop(op, a, b)
+    # _wrap, inlined: this runs for every operation of every kernel
+    a = ((int(a) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    b = ((int(b) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
     if op == "<<":
         return _wrap(a << (b & 31))
     if op == ">>":
         return a >> (b & 31)
-    if op in ("//", "%") and b == 0:
+    if op == "//":
+        return _floor_divide(a, b)
+    if op == "%":
+        return _modulo(a, b)
+    return ((_OPS[op](a, b) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+def _uint_binop(op, a, b):
+    """The left operand is a uint, so the result is one (the right one's bits are used)."""
+    a, b = int(a), int(b) & _MASK
+    if op == ">>":
+        return uint(a >> (b & 31))  # logical
+    if op == "<<":
+        return uint(a << (b & 31))
+    if op in ("//", "%"):
+        raise TypeError("viper: div/mod not implemented for uint")
+    return uint(_OPS[op](a, b))
+
+
+def _check_divisor(denom):
+    if denom == 0:
         raise ZeroDivisionError("viper: division by zero (an ESP32 would not stop here)")
-    return _wrap(_OPS[op](a, b))
+
+
+def _c_divide(num, denom):
+    """C's int32 num / denom: truncates toward zero; INT_MIN / -1 wraps to INT_MIN."""
+    quotient = abs(num) // abs(denom)
+    return _wrap(quotient if (num < 0) == (denom < 0) else -quotient)
+
+
+def _floor_divide(num, denom):
+    """mp_small_int_floor_divide on a 32-bit port, every step in int32."""
+    _check_divisor(denom)
+    if num >= 0:
+        if denom < 0:
+            num = _wrap(num + (-denom - 1))
+    elif denom >= 0:
+        num = _wrap(num + (-denom + 1))
+    return _c_divide(num, denom)
+
+
+def _modulo(dividend, divisor):
+    """mp_small_int_modulo on a 32-bit port: C's % (sign of the dividend), then shifted."""
+    _check_divisor(divisor)
+    dividend = _wrap(dividend - divisor * _c_divide(dividend, divisor))
+    if (dividend < 0 and divisor > 0) or (dividend > 0 and divisor < 0):
+        dividend = _wrap(dividend + divisor)
+    return dividend
 
 
 _OPS = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
-    "//": lambda a, b: a // b,
-    "%": lambda a, b: a % b,
     "&": lambda a, b: a & b,
     "|": lambda a, b: a | b,
     "^": lambda a, b: a ^ b,
@@ -232,9 +455,12 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id == "int":
-            node.func = ast.Name("_viper_int", ast.Load())
+        if isinstance(node.func, ast.Name) and node.func.id in _CALLS:
+            node.func = ast.Name(_CALLS[node.func.id], ast.Load())
         return node
+
+
+_CALLS = {"int": "_viper_int", "id": "_viper_id"}
 
 
 def _argument(annotation, value):
@@ -244,6 +470,18 @@ def _argument(annotation, value):
         return annotation(value)
     if annotation is int:
         return _wrap(value)
+    if annotation is uint:
+        return uint(value)
+    return value
+
+
+def _result(annotation, value):
+    if annotation is int:
+        return _wrap(value)
+    if annotation is uint:
+        return int(value) & _MASK
+    if type(value) is uint:
+        return int(value)
     return value
 
 
@@ -258,13 +496,14 @@ def viper(function):
     namespace = function.__globals__
     namespace.setdefault("_viper_binop", _binop)
     namespace.setdefault("_viper_int", _int)
+    namespace.setdefault("_viper_id", _id)
     code = compile(tree, inspect.getsourcefile(function), "exec")
     scope = {}
     exec(code, namespace, scope)
     rewritten = scope[function.__name__]
     signature = inspect.signature(function)
     annotations = [p.annotation for p in signature.parameters.values()]
-    returns_int = signature.return_annotation is int
+    returns = signature.return_annotation
 
     @functools.wraps(function)
     def call(*args):
@@ -280,8 +519,8 @@ def viper(function):
         finally:
             _depth -= 1
             if not _depth:
-                _regions.clear()
-        return _wrap(result) if returns_int else result
+                _reset()
+        return _result(returns, result)
 
     call.viper_source = source
     return call
