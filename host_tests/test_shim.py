@@ -1,9 +1,11 @@
 """The shim behaves like viper on a 32-bit ESP32, so kernels that would misbehave there fail here."""
 
+import subprocess
 from array import array
 
 import micropython
 import pytest
+from host_tools import MICROPYTHON
 
 
 @micropython.viper
@@ -135,7 +137,12 @@ def test_floor_divide_follows_the_c_helper_in_int32():
     # num >= 0, denom < 0: num += -denom - 1, so 2**31 wraps to -2**31; / -2
     assert floor_divide(2**31 - 1, -2) == 1073741824
     # away from the ends: Python's floor semantics
-    assert [floor_divide(7, 2), floor_divide(-7, 2), floor_divide(7, -2), floor_divide(-7, -2)] == [
+    assert [
+        floor_divide(7, 2),
+        floor_divide(-7, 2),
+        floor_divide(7, -2),
+        floor_divide(-7, -2),
+    ] == [
         3,
         -4,
         -4,
@@ -239,3 +246,99 @@ def test_uint_refuses_what_viper_refuses():
         mixed(3)
     with pytest.raises(TypeError, match="uint"):
         divide(3)
+
+
+# Stores into bytes happen on a board: viper does not know bytes are immutable.
+
+
+@micropython.viper
+def poke(buf: ptr8, i: int, value: int) -> int:
+    buf[i] = value
+    return buf[i]
+
+
+def test_a_store_into_bytes_is_observed():
+    b = bytes([120, 121, 122])
+    assert poke(b, 0, 42) == 42
+    assert b == b"*yz"
+    c = bytes([1, 2, 3, 4])
+    poke(memoryview(c)[2:], 1, 300)  # the low 8 bits land in c[3]
+    assert c == bytes([1, 2, 3, 44])
+    with pytest.raises(TypeError):  # CPython shares every 1-byte bytes object
+        poke(bytes([7]), 0, 1)
+
+
+# id(x): a 32-bit object header (py/objarray.h) in the simulated address space.
+
+
+@micropython.viper
+def header(x, data: ptr8, out: ptr32):
+    h = ptr32(int(id(x)))  # noqa: RUF046 (viper's id() gives an object)
+    out[0] = h[0]
+    out[1] = h[1] & 0xFF  # typecode
+    out[2] = h[1] >> 8  # free: a memoryview's offset in elements
+    out[3] = h[2]  # len in elements
+    out[4] = h[3] - int(data)  # items pointer, relative to the data pointer
+    out[5] = ptr8(int(id(x)) + 4)[0]  # noqa: RUF046 (the typecode byte, little-endian)
+    out[6] = int(id(x)) - int(id(x))  # noqa: RUF046 (the same header within a call)
+
+
+def read_header(x):
+    out = array("i", [-1] * 7)
+    header(x, x, out)
+    assert out[0] != 0 and out[5] == out[1] and out[6] == 0
+    return list(out[1:5])
+
+
+def test_id_gives_array_headers():
+    assert read_header(array("b", [1, -2, 3])) == [ord("b"), 0, 3, 0]
+    assert read_header(array("i", [1, 2])) == [ord("i"), 0, 2, 0]
+    assert read_header(bytearray(10)) == [1, 0, 10, 0]
+
+
+def test_id_gives_memoryview_headers():
+    ba = bytearray(10)
+    assert read_header(memoryview(ba)) == [0x81, 0, 10, 0]
+    # a slice keeps its parent's items pointer and counts its offset in free
+    assert read_header(memoryview(ba)[3:7]) == [0x81, 3, 4, -3]
+    assert read_header(memoryview(array("i", [1, 2, 3, 4]))[1:]) == [ord("i") | 0x80, 1, 3, -4]
+    assert read_header(memoryview(bytes([1, 2, 3, 4]))) == [ord("B"), 0, 4, 0]
+    assert read_header(memoryview(bytes(6))[2:]) == [ord("B"), 2, 4, -2]
+
+
+def test_id_of_other_objects_raises():
+    with pytest.raises(TypeError, match="not simulated"):
+        header([1, 2, 3], bytearray(1), array("i", [0] * 7))
+
+
+def test_header_fields_agree_with_the_unix_port():
+    if not MICROPYTHON:
+        pytest.skip("micropython (unix port) not installed")
+    # The same layout on a 64-bit port: words are 8 bytes, so word 1 is at +8.
+    code = """
+import micropython
+from array import array
+@micropython.viper
+def fields(x) -> int:
+    p = ptr8(int(id(x)))
+    return p[8] | (p[9] << 8) | (p[16] << 16)
+ba = bytearray(10)
+for o in (array('b', [1, 2, 3]), array('i', [1, 2]), ba, memoryview(ba)[3:7],
+          memoryview(array('i', [1, 2, 3, 4]))[1:], memoryview(b'abcdef')[2:]):
+    v = fields(o)
+    print(v & 255, (v >> 8) & 255, v >> 16)
+"""
+    done = subprocess.run(
+        [MICROPYTHON, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    port = [[int(f) for f in line.split()] for line in done.stdout.split("\n") if line]
+    ba = bytearray(10)
+    objects = (
+        array("b", [1, 2, 3]),
+        array("i", [1, 2]),
+        ba,
+        memoryview(ba)[3:7],
+        memoryview(array("i", [1, 2, 3, 4]))[1:],
+        memoryview(bytes([97, 98, 99, 100, 101, 102]))[2:],
+    )
+    assert port == [read_header(o)[:3] for o in objects]

@@ -295,6 +295,8 @@ def _id(obj):
     if address is not None:
         return address
     kind = type(obj)
+    if kind not in (array, bytearray, memoryview):
+        raise TypeError("viper: id() of %s is not simulated" % kind.__name__)
     data, _ = _region_of(obj)
     free = 0
     if kind is array:
@@ -311,7 +313,7 @@ def _id(obj):
             len(obj),
             data,
         )
-    elif kind is memoryview:
+    else:
         parent = obj.obj
         items, _ = _region_of(parent)
         typecode = _BYTEARRAY_TYPECODE if type(parent) is bytearray else ord(obj.format[-1])
@@ -319,8 +321,6 @@ def _id(obj):
             typecode |= _WRITABLE_FLAG
         free = (data - items) // obj.itemsize
         type_word, length = _TYPE_WORDS["memoryview"], len(obj)
-    else:
-        raise TypeError("viper: id() of %s is not simulated" % kind.__name__)
     header = bytearray(struct.pack("<IIII", type_word, typecode | free << 8, length, items))
     address = _allocate(len(header))
     _regions.append((address, address + len(header), memoryview(header), header))
