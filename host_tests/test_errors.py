@@ -106,7 +106,7 @@ def test_weighted_sum_refuses():
     )
     refused(
         ValueError,
-        "n: expected 0..2",
+        "weights: expected at least 3 int32 items, got 2",
         lambda: attn.weighted_sum(weights[:2], keys, out, 3),
         weights,
         keys,

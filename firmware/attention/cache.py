@@ -16,34 +16,53 @@ class KVCache:
     """
 
     def __init__(self, capacity, width, ring=False):
-        self.capacity = _check.count("capacity", capacity, _check.MAX_ROWS)
-        if capacity <= 0:
-            raise ValueError("capacity: expected >= 1, got %d" % capacity)
-        self.width = _check.dim("width", width)
-        self.ring = bool(ring)
-        self.keys = array("b", bytes(capacity * width))
-        self.values = array("b", bytes(capacity * width))
-        self.count = 0  # rows appended since clear()
+        self._capacity = _check.number("capacity", capacity, 1, _check.MAX_ROWS)
+        self._width = _check.dim("width", width)
+        self._ring = bool(ring)
+        self._keys = array("b", bytes(capacity * width))
+        self._values = array("b", bytes(capacity * width))
+        self._count = 0  # rows appended since clear()
+
+    # Read-only: append() writes rows where these say.
+    capacity = property(lambda self: self._capacity)
+    width = property(lambda self: self._width)
+    ring = property(lambda self: self._ring)
+    keys = property(lambda self: self._keys)
+    values = property(lambda self: self._values)
+    count = property(lambda self: self._count)
 
     def __len__(self):
-        return min(self.count, self.capacity)
+        return min(self._count, self._capacity)
 
     def append(self, key, value):
         """Copy one row of width int8 keys and one of values into the cache."""
-        width = self.width
-        if _check.int8("key", key, width) != width:
-            raise ValueError("key: expected %d int8 values, got %d" % (width, len(key)))
-        if _check.int8("value", value, width) != width:
-            raise ValueError("value: expected %d int8 values, got %d" % (width, len(value)))
-        if self.count >= self.capacity and not self.ring:
+        width = self._width
+        key_size = _check.int8("key", key, width)
+        if key_size != width:
+            raise ValueError("key: expected %d int8 values, got %d" % (width, key_size))
+        value_size = _check.int8("value", value, width)
+        if value_size != width:
+            raise ValueError("value: expected %d int8 values, got %d" % (width, value_size))
+        if self._count >= self._capacity and not self._ring:
             raise ValueError(
-                "KVCache: full at %d rows; clear() it or use ring=True" % self.capacity
+                "KVCache: full at %d rows; clear() it or use ring=True" % self._capacity
             )
-        start = (self.count % self.capacity) * width
-        _kernels.copy8(self.keys, key, start, width)
-        _kernels.copy8(self.values, value, start, width)
-        self.count += 1
+        # keys and values are the user's to read, and an array can be resized in
+        # place: check them as any other buffer before writing into them.
+        size = self._capacity * width
+        keys = self._keys
+        values = self._values
+        _check.int8("keys", keys, size)
+        _check.int8("values", values, size)
+        _check.apart("keys", keys, size, "key", key, width)
+        _check.apart("keys", keys, size, "value", value, width)
+        _check.apart("values", values, size, "key", key, width)
+        _check.apart("values", values, size, "value", value, width)
+        start = (self._count % self._capacity) * width
+        _kernels.copy8(keys, key, start, width)
+        _kernels.copy8(values, value, start, width)
+        self._count += 1
 
     def clear(self):
         """Forget every row (the buffers keep their bytes)."""
-        self.count = 0
+        self._count = 0

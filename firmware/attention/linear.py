@@ -31,59 +31,74 @@ class LinearAttention:
     """
 
     def __init__(self, feature_dim):
-        self.feature_dim = _check.dim("feature_dim", feature_dim)
+        self._feature_dim = _check.dim("feature_dim", feature_dim)
         # Each sum is kept as high * 65536 + low: [C low | K low | C high | K high].
         self._sums = array("i", bytes(16 * feature_dim))
         self._block = _ROW_BUDGET // feature_dim
-        self.halvings = 0  # times the sums were halved to stay inside int32
+        self._halvings = 0
+
+    # Read-only: the state is sized by feature_dim.
+    feature_dim = property(lambda self: self._feature_dim)
+    halvings = property(lambda self: self._halvings)  # times the sums were halved
 
     def feature_map(self, x):
         """phi(x) = max(x, 0) + 1 for an int8 x."""
         if type(x) is not int:
-            raise TypeError("x: expected an int")
+            raise TypeError("x: expected an int, got %s" % type(x).__name__)
         if x < -128 or x > 127:
             raise ValueError("x: expected -128..127, got %d" % x)
         return _phi(x)
 
     def reset(self):
         """Forget every row seen."""
-        _kernels.fill(self._sums, 0, 4 * self.feature_dim, 0)
-        self.halvings = 0
+        _kernels.fill(self._sums, 0, 4 * self._feature_dim, 0)
+        self._halvings = 0
 
     def update(self, keys, values, n=None):
         """Add n rows of keys and values (rows of feature_dim int8) to the state."""
         self._add(keys, values, self._rows(keys, values, n))
 
     def attend(self, query, output):
-        """output[0:feature_dim] = the attention of query (feature_dim int8) over the state."""
-        self._check_query(query, output)
+        """output[0:feature_dim] = the attention of query (feature_dim int8) over the state.
+
+        output: int32, len >= feature_dim, apart from query.
+        """
+        self._check_output(query, output)
         self._finish(query, output)
 
     def forward(self, query, keys, values, output, n=None):
         """Attention of query over n rows of keys and values; output: int32, len >= feature_dim.
 
-        n defaults to the number of rows in keys or values, whichever is smaller.
-        Equivalent to reset(), update(keys, values, n), attend(query, output).
+        n defaults to the rows in keys, which must then equal the rows in values.
+        output is apart from the inputs. Equivalent to reset(), update(keys, values, n),
+        attend(query, output).
         """
         n = self._rows(keys, values, n)
-        self._check_query(query, output)
+        output_bytes = self._check_output(query, output)
+        _check.apart("output", output, output_bytes, "keys", keys, len(keys))
+        _check.apart("output", output, output_bytes, "values", values, len(values))
         self.reset()
         self._add(keys, values, n)
         self._finish(query, output)
 
     def _rows(self, keys, values, n):
-        dim = self.feature_dim
-        key_rows = _check.rows("keys", _check.int8("keys", keys, 0), dim)
-        value_rows = _check.rows("values", _check.int8("values", values, 0), dim)
-        return _check.count("n", n, min(key_rows, value_rows))
+        dim = self._feature_dim
+        return _check.pair(
+            _check.rows("keys", _check.int8("keys", keys, 0), dim),
+            _check.rows("values", _check.int8("values", values, 0), dim),
+            n,
+        )
 
-    def _check_query(self, query, output):
-        _check.int8("query", query, self.feature_dim)
-        _check.int32("output", output, self.feature_dim)
+    def _check_output(self, query, output):
+        dim = self._feature_dim
+        query_size = _check.int8("query", query, dim)
+        output_bytes = 4 * _check.int32("output", output, dim)
+        _check.apart("output", output, output_bytes, "query", query, query_size)
+        return output_bytes
 
     def _add(self, keys, values, n):
         sums = self._sums
-        dim = self.feature_dim
+        dim = self._feature_dim
         first = 0
         while first < n:
             count = min(self._block, n - first)
@@ -96,13 +111,13 @@ class LinearAttention:
         # Halve every sum (floor), high and low words together: a cold path,
         # reached after about 2**44 / (16384 * feature_dim) rows.
         sums = self._sums
-        count = 2 * self.feature_dim
+        count = 2 * self._feature_dim
         for i in range(count):
             high = sums[count + i]
             sums[i] = (high & 1) * _HALF + (sums[i] >> 1)
             sums[count + i] = high >> 1
-        self.halvings += 1
+        self._halvings += 1
 
     def _finish(self, query, output):
-        if not _kernels.linear_finish(output, query, self._sums, self.feature_dim):
-            _kernels.linear_finish_scaled(output, query, self._sums, self.feature_dim)
+        if not _kernels.linear_finish(output, query, self._sums, self._feature_dim):
+            _kernels.linear_finish_scaled(output, query, self._sums, self._feature_dim)

@@ -48,45 +48,55 @@ class MicroAttention:
     def __init__(self, embed_dim, num_heads, softmax="linear", logit_shift=9, max_len=0):
         _check.dim("embed_dim", embed_dim)
         if type(num_heads) is not int:
-            raise TypeError("num_heads: expected an int")
+            raise TypeError("num_heads: expected an int, got %s" % type(num_heads).__name__)
         if num_heads <= 0 or embed_dim % num_heads:
             raise ValueError("num_heads: expected a positive divisor of embed_dim %d" % embed_dim)
-        self.embed_dim = embed_dim
-        self.num_heads = num_heads
-        self.head_dim = embed_dim // num_heads
-        self.scale_shift = scale_shift(self.head_dim)
         if softmax not in ("linear", "exp2"):
             raise ValueError("softmax: expected 'linear' or 'exp2', got %r" % (softmax,))
         if type(logit_shift) is not int:
-            raise TypeError("logit_shift: expected an int")
+            raise TypeError("logit_shift: expected an int, got %s" % type(logit_shift).__name__)
         if not 0 <= logit_shift <= _MAX_LOGIT_SHIFT:
             raise ValueError(
                 "logit_shift: expected 0..%d, got %d" % (_MAX_LOGIT_SHIFT, logit_shift)
             )
-        self.softmax_kind = softmax
-        self.logit_shift = logit_shift
+        self._embed_dim = embed_dim
+        self._num_heads = num_heads
+        self._head_dim = embed_dim // num_heads
+        self._scale_shift = scale_shift(self._head_dim)
+        self._softmax_kind = softmax
+        self._logit_shift = logit_shift
         self._query = array("i", bytes(4 * embed_dim))  # the query, sign-extended
-        self._scores = array("i", bytes(4 * _check.count("max_len", max_len, _check.MAX_ROWS)))
+        self._scores = array("i", bytes(4 * _check.number("max_len", max_len, 0, _check.MAX_ROWS)))
+
+    # Read-only: the kernels rely on these sizes, so they are fixed at construction.
+    embed_dim = property(lambda self: self._embed_dim)
+    num_heads = property(lambda self: self._num_heads)
+    head_dim = property(lambda self: self._head_dim)
+    scale_shift = property(lambda self: self._scale_shift)
+    softmax_kind = property(lambda self: self._softmax_kind)
+    logit_shift = property(lambda self: self._logit_shift)
 
     def compute_scores(self, query, keys, scores, n=None):
         """scores[i] = dot(query, keys row i) >> scale_shift, for i < n.
 
-        query: head_dim int8; keys: rows of head_dim int8; scores: int32, len >= n.
-        n defaults to the number of rows in keys.
+        query: head_dim int8; keys: rows of head_dim int8; scores: int32, len >= n,
+        apart from query and keys. n defaults to the number of rows in keys.
         """
-        head_dim = self.head_dim
-        _check.int8("query", query, head_dim)
-        rows = _check.rows("keys", _check.int8("keys", keys, 0), head_dim)
-        n = _check.count("n", n, rows)
-        _check.int32("scores", scores, n)
+        head_dim = self._head_dim
+        query_size = _check.int8("query", query, head_dim)
+        key_size = _check.int8("keys", keys, 0)
+        n = _check.count("n", n, _check.rows("keys", key_size, head_dim))
+        score_bytes = 4 * _check.int32("scores", scores, n)
+        _check.apart("scores", scores, score_bytes, "query", query, query_size)
+        _check.apart("scores", scores, score_bytes, "keys", keys, key_size)
         _kernels.load_int8(self._query, query, head_dim)
-        _kernels.dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, self.scale_shift)
+        _kernels.dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, self._scale_shift)
 
     def apply_causal_mask(self, scores, current_pos, n=None):
         """scores[i] = MASKED for current_pos < i < n (positions in the future)."""
         n = _check.count("n", n, _check.int32("scores", scores, 0))
         if type(current_pos) is not int:
-            raise TypeError("current_pos: expected an int")
+            raise TypeError("current_pos: expected an int, got %s" % type(current_pos).__name__)
         if current_pos < 0:
             raise ValueError("current_pos: expected >= 0, got %d" % current_pos)
         if current_pos < n:
@@ -107,23 +117,25 @@ class MicroAttention:
         self._softmax(scores, n)
 
     def _softmax(self, scores, n):
-        if self.softmax_kind == "exp2":
-            _kernels.softmax_exp2(scores, _EXP2, n, self.logit_shift)
+        if self._softmax_kind == "exp2":
+            _kernels.softmax_exp2(scores, _EXP2, n, self._logit_shift)
         else:
             _kernels.softmax_q8(scores, n)
 
     def weighted_sum(self, weights, values, output, n=None):
         """output[j] = sum(weights[i] * values row i [j] for i < n) >> 8, for j < head_dim.
 
-        weights: int32 Q8; values: rows of head_dim int8; output: int32, len >= head_dim
-        (items past head_dim are left as they are). n defaults to the number of
-        weights or of value rows, whichever is smaller.
+        weights: int32 Q8, len >= n; values: rows of head_dim int8; output: int32,
+        len >= head_dim (items past head_dim are left as they are), apart from
+        weights and values. n defaults to the number of rows in values.
         """
-        head_dim = self.head_dim
-        size = _check.int32("weights", weights, 0)
-        rows = _check.rows("values", _check.int8("values", values, 0), head_dim)
-        n = _check.count("n", n, min(size, rows))
-        _check.int32("output", output, head_dim)
+        head_dim = self._head_dim
+        value_size = _check.int8("values", values, 0)
+        n = _check.count("n", n, _check.rows("values", value_size, head_dim))
+        weight_size = _check.int32("weights", weights, n)
+        output_bytes = 4 * _check.int32("output", output, head_dim)
+        _check.apart("output", output, output_bytes, "weights", weights, 4 * weight_size)
+        _check.apart("output", output, output_bytes, "values", values, value_size)
         _kernels.weighted_rows(values, output, weights, n, head_dim, head_dim, 0)
 
     def forward(self, query, keys, values, output, n=None, pos=None):
@@ -131,21 +143,29 @@ class MicroAttention:
 
         query: embed_dim int8; keys, values: rows of embed_dim int8 (a KV cache,
         e.g. KVCache(capacity, embed_dim).keys with n=len(cache)); output: int32,
-        len >= embed_dim. Head h uses columns h*head_dim .. (h+1)*head_dim - 1 of
-        each and writes them in output. With pos, rows after pos are masked
-        (causal). Equal to compute_scores, apply_causal_mask, softmax and
-        weighted_sum run on each head's columns.
+        len >= embed_dim, apart from the inputs. n defaults to the rows in keys,
+        which must then equal the rows in values. Head h uses columns
+        h*head_dim .. (h+1)*head_dim - 1 of each and writes them in output. With
+        pos, rows after pos are masked (causal). Equal to compute_scores,
+        apply_causal_mask, softmax and weighted_sum run on each head's columns.
         """
-        embed_dim = self.embed_dim
-        head_dim = self.head_dim
-        _check.int8("query", query, embed_dim)
-        key_rows = _check.rows("keys", _check.int8("keys", keys, 0), embed_dim)
-        value_rows = _check.rows("values", _check.int8("values", values, 0), embed_dim)
-        n = _check.count("n", n, min(key_rows, value_rows))
-        _check.int32("output", output, embed_dim)
+        embed_dim = self._embed_dim
+        head_dim = self._head_dim
+        query_size = _check.int8("query", query, embed_dim)
+        key_size = _check.int8("keys", keys, 0)
+        value_size = _check.int8("values", values, 0)
+        n = _check.pair(
+            _check.rows("keys", key_size, embed_dim),
+            _check.rows("values", value_size, embed_dim),
+            n,
+        )
+        output_bytes = 4 * _check.int32("output", output, embed_dim)
+        _check.apart("output", output, output_bytes, "query", query, query_size)
+        _check.apart("output", output, output_bytes, "keys", keys, key_size)
+        _check.apart("output", output, output_bytes, "values", values, value_size)
         if pos is not None:
             if type(pos) is not int:
-                raise TypeError("pos: expected an int or None")
+                raise TypeError("pos: expected an int or None, got %s" % type(pos).__name__)
             if pos < 0:
                 raise ValueError("pos: expected >= 0, got %d" % pos)
         if n > len(self._scores):
@@ -155,7 +175,7 @@ class MicroAttention:
         first = 0
         while first < embed_dim:
             _kernels.dot_rows(
-                keys, self._query, scores, n, head_dim, embed_dim, first, self.scale_shift
+                keys, self._query, scores, n, head_dim, embed_dim, first, self._scale_shift
             )
             if pos is not None and pos < n:
                 _kernels.fill(scores, pos + 1, n, MASKED)

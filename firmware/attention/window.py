@@ -17,27 +17,34 @@ class SlidingWindowAttention:
     """
 
     def __init__(self, window_size, head_dim):
-        self.window_size = _check.dim("window_size", window_size)
-        self.head_dim = _check.dim("head_dim", head_dim)
+        self._window_size = _check.dim("window_size", window_size)
+        self._head_dim = _check.dim("head_dim", head_dim)
         self._query = array("i", bytes(4 * head_dim))
         self._scores = array("i", bytes(4 * window_size))
+
+    # Read-only: the scratch buffers are sized by them.
+    window_size = property(lambda self: self._window_size)
+    head_dim = property(lambda self: self._head_dim)
 
     def forward(self, query, keys, values, cache_len, output):
         """output[0:head_dim] = attention of query over the window, as int32.
 
         query: head_dim int8; keys, values: ring of window_size rows of head_dim int8
-        (at least the rows in use); output: int32, len >= head_dim.
+        (at least the rows in use); output: int32, len >= head_dim, apart from the inputs.
         """
-        head_dim = self.head_dim
+        head_dim = self._head_dim
         if type(cache_len) is not int:
-            raise TypeError("cache_len: expected an int")
+            raise TypeError("cache_len: expected an int, got %s" % type(cache_len).__name__)
         if cache_len < 0:
             raise ValueError("cache_len: expected >= 0, got %d" % cache_len)
-        n = min(cache_len, self.window_size)
-        _check.int8("query", query, head_dim)
-        _check.int8("keys", keys, n * head_dim)
-        _check.int8("values", values, n * head_dim)
-        _check.int32("output", output, head_dim)
+        n = min(cache_len, self._window_size)
+        query_size = _check.int8("query", query, head_dim)
+        key_size = _check.int8("keys", keys, n * head_dim)
+        value_size = _check.int8("values", values, n * head_dim)
+        output_bytes = 4 * _check.int32("output", output, head_dim)
+        _check.apart("output", output, output_bytes, "query", query, query_size)
+        _check.apart("output", output, output_bytes, "keys", keys, key_size)
+        _check.apart("output", output, output_bytes, "values", values, value_size)
         scores = self._scores
         # Rows are visited in ring order, not in time order: max, sums and the
         # weighted sum do not depend on the order, so the result is the same.

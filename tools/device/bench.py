@@ -342,6 +342,15 @@ class Empty:
     def call(self):
         pass
 
+    def two(self, a, b):
+        pass
+
+    def four(self, a, b, c, d):
+        pass
+
+    def five(self, a, b, c, d, e):
+        pass
+
 
 def speed_rows(att, data, failures):
     """One row per mechanism and size, measured as it is printed."""
@@ -441,6 +450,49 @@ def heap_rows(att, data):
             yield name, "no sample call", ""
 
 
+def fixed_cost_rows(att):
+    """The cost of a call beyond its arithmetic: head_dim 8, one row, against an empty
+    method called with the same arguments, and the cost of each buffer check."""
+    query, keys, values = int8s(8), int8s(8), int8s(8)
+    scores, output = int32s(1), int32s(8)
+    micro = att.MicroAttention(8, 1)
+    empty = Empty()
+    check = att._check
+    calls = [
+        (
+            "compute_scores",
+            lambda: micro.compute_scores(query, keys, scores, 1),
+            lambda: empty.four(query, keys, scores, 1),
+        ),
+        (
+            "weighted_sum",
+            lambda: micro.weighted_sum(scores, values, output, 1),
+            lambda: empty.four(scores, values, output, 1),
+        ),
+        ("softmax", lambda: micro.softmax(scores, 1), lambda: empty.two(scores, 1)),
+        (
+            "forward",
+            lambda: micro.forward(query, keys, values, output, 1),
+            lambda: empty.five(query, keys, values, output, 1),
+        ),
+    ]
+    for name, call, bare in calls:
+        fast, slow = medians_us(call, bare)
+        yield name, us(fast), us(slow), "%.1fx" % (fast / slow) if slow else "n/a"
+    view = memoryview(scores)
+    for name, call in (
+        ("check: int8 (array('b'))", lambda: check.int8("query", query, 8)),
+        ("check: int32 (array('i'))", lambda: check.int32("scores", scores, 1)),
+        ("check: int32 (memoryview)", lambda: check.int32("scores", view, 1)),
+        ("check: apart", lambda: check.apart("output", output, 32, "query", query, 8)),
+    ):
+        yield name, us(medians_us(call)[0]), "", ""
+
+
+def int8s(count):
+    return array("b", bytes(count))
+
+
 def header():
     freq = "n/a"
     try:
@@ -489,6 +541,10 @@ def main():
         "lrrrrrrl",
         (9, 8, 3, 9, 9, 8, 11, 6),
     )
+    print("Fixed cost: head_dim 8, n 1, against an empty method with the same arguments;")
+    print("the checks every call makes on its buffers, one at a time.")
+    print()
+    table(("call", "us", "empty us", "ratio"), fixed_cost_rows(att), "lrrr")
     print("Heap: bytes allocated per call (%d calls after a warm-up, gc off)." % HEAP_CALLS)
     print("head_dim 64, 64 rows; 'heap locked' = runs under micropython.heap_lock().")
     print()
