@@ -59,6 +59,15 @@ class Rng:
         return self.next() % 100 < percent
 
 
+def wrong(code, good):
+    """Whether the API must refuse a buffer of this kind where good kinds are expected.
+
+    array('I') where array('i') is expected is not counted: same item size, and
+    MicroPython cannot tell the two apart without allocating.
+    """
+    return code not in good and not (code == "I" and "i" in good)
+
+
 def guard():
     return bytearray(GUARD)
 
@@ -181,9 +190,12 @@ class Call:
         if out and code == "bytes":
             code = "bytearray"
         where = rng.below(100)
+        if self.pool.hot and rng.chance(25):
+            code = self.pool.hot[1]
+            where = 50
         if 45 <= where < 60 and code not in ("bytes", "bytearray"):
             return self._pool_arg(name, code, good, out)
-        if code not in good and size > 0:
+        if wrong(code, good) and size > 0:
             self.must_refuse(name + " is a " + code + " buffer")
         if where < 45:
             return self._arena_arg(name, code, size, out)
@@ -218,7 +230,7 @@ class Call:
         value = entry[0]
         if any(value is v for v in (self.frozen if out else self.outputs)) and len(value):
             self.must_refuse(name + " shares an array with another argument")
-        if code not in good and len(value):
+        if wrong(code, good) and len(value):
             self.must_refuse(name + " is a " + code + " buffer")
         if out:
             self.outputs.append(value)
@@ -242,7 +254,7 @@ class Call:
         shift = self.rng.below(3)
         new = arena.reserve(size, shift, arena.places[place])
         arena.places[new][2] = True
-        if arena.code != "i":
+        if wrong(arena.code, ("i",)):
             self.must_refuse(name + " is a " + arena.code + " buffer")
         self.pending.append((arena, new, len(self.args)))
         self.add(
@@ -292,8 +304,11 @@ class Pool:
 
     def __init__(self):
         self.entries = []  # [array, typecode, guard after]
+        self.hot = None  # the array reshaped last: used again soon, before and after a change
 
     def get(self, rng, code):
+        if self.hot and self.hot[1] == code:
+            return self.hot
         for entry in self.entries:
             if entry[1] == code and rng.chance(70):
                 return entry
@@ -307,10 +322,13 @@ class Pool:
         """Grow or shrink one pooled array, with a fresh guard after it; describes the change."""
         if not self.entries:
             return None
-        entry = rng.pick(self.entries)
+        entry = self.hot if self.hot and rng.chance(60) else rng.pick(self.entries)
+        self.hot = entry
         value, code = entry[0], entry[1]
         old = len(value)
-        if rng.chance(60) or not old:
+        if rng.chance(30):
+            value[0:] = array(code)  # empty: checked like this first, then grown
+        elif rng.chance(60) or not old:
             value.extend(array(code, bytes(ITEM_SIZE[code] * rng.pick((1, 3, 16, 64, 300)))))
         else:
             value[rng.below(old) :] = array(code)
