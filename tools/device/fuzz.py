@@ -260,6 +260,7 @@ class Call:
         self.add(
             None, "%s=mv(%s arena)[%d] over arg %d +%d" % (name, arena.code, size, index, shift)
         )
+        return shift
 
     def finish(self):
         """Build the arenas and put the views in the arguments; snapshot the inputs."""
@@ -513,8 +514,7 @@ def plan_micro(call, s, method):
         weights = call.buffer("weights", "int32", rng.pick((0, 1, 3, 8, 40)))
         rows = call.buffer("values", "int8", rows_size(rng, head)) // head
         if rng.chance(15) and call.pending and call.pending[0][2] == 0:
-            call.alias("output", 0, head)
-            if weights:
+            if call.alias("output", 0, head) < weights:
                 call.must_refuse("output overlaps weights")
         elif call.buffer("output", "int32", sizes(rng, head), out=True) < head:
             call.must_refuse("output shorter than head_dim")
