@@ -11,7 +11,7 @@ BOARD ?= esp32
 PORT ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy flash repl record device-test vboard clean
+.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy flash repl record device-test fuzz vboard clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -79,6 +79,9 @@ else
 	$(MAKE) deploy PORT=$(PORT)
 	$(PYTHON) tools/target.py selftest.py --with plain.py --port $(PORT)
 endif
+
+fuzz: $(STAMP) ## hostile calls to every public method on the unix port, or on PORT= (SEED=, CALLS=, VERBOSE=1)
+	$(PYTHON) tools/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(VERBOSE),--verbose) $(if $(PORT),--port $(PORT))
 
 bench: $(STAMP) ## speed and memory tables on the unix port, or on PORT=
 	$(PYTHON) tools/bench.py $(if $(PORT),--port $(PORT))
