@@ -60,12 +60,8 @@ class Rng:
 
 
 def wrong(code, good):
-    """Whether the API must refuse a buffer of this kind where good kinds are expected.
-
-    array('I') where array('i') is expected is not counted: same item size, and
-    MicroPython cannot tell the two apart without allocating.
-    """
-    return code not in good and not (code == "I" and "i" in good)
+    """Whether the API must refuse a buffer of this kind where good kinds are expected."""
+    return code not in good
 
 
 def guard():
