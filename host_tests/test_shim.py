@@ -85,6 +85,21 @@ def test_a_kernel_that_overflows_int32_is_caught():
     )
 
 
+@micropython.viper
+def scale_down_dividing(acc: int) -> int:
+    return acc // 256  # wrong: the floor-division helper overflows near -2**31; >> 8 does not
+
+
+def test_a_kernel_dividing_where_it_should_shift_is_caught():
+    from attention import MicroAttention
+
+    output = array("i", bytes(16))
+    MicroAttention(4, 1).weighted_sum(array("i", [2**24]), array("b", [-128] * 4), output)
+    assert list(output) == [(2**24 * -128) >> 8] * 4  # -8388608, as the reference's >> 8
+    # -2**31 // 256 through the helper: -2**31 - 255 wraps to 2**31 - 255, then / 256
+    assert scale_down_dividing(2**24 * -128) == 8388607
+
+
 def test_out_of_bounds_access_raises():
     @micropython.viper
     def write_past_end(buf: ptr32, n: int):
