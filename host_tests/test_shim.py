@@ -321,9 +321,35 @@ def test_id_gives_memoryview_headers():
     assert read_header(memoryview(bytes(6))[2:]) == [ord("B"), 2, 4, -2]
 
 
-def test_id_of_other_objects_raises():
-    with pytest.raises(TypeError, match="not simulated"):
-        header([1, 2, 3], bytearray(1), array("i", [0] * 7))
+@micropython.viper
+def raw_id(x) -> int:
+    return int(id(x))  # noqa: RUF046 (viper's id() gives an object)
+
+
+@micropython.viper
+def type_word(x) -> int:
+    return ptr32(int(id(x)))[0]  # noqa: RUF046 (viper's id() gives an object)
+
+
+def test_id_of_immediates_is_not_word_aligned():
+    # py/obj.h, representation A: a small int n is 2n + 1; None, False and True are
+    # immediate objects ending in 0b110. None of them is an address.
+    assert [raw_id(x) for x in (0, 5, -3)] == [1, 11, -5]
+    assert [raw_id(x) & 3 for x in (None, False, True)] == [2, 2, 2]
+
+
+def test_id_of_other_objects_gives_their_type():
+    for kind, sample in ((bytes, b"ab"), (list, [1]), (float, 1.5), (str, "ab")):
+        assert type_word(sample) == raw_id(kind) != 0
+        assert raw_id(kind) & 3 == 0
+    assert len({raw_id(kind) for kind in (array, bytearray, bytes, memoryview, list)}) == 5
+
+
+def test_id_gives_bytes_headers():
+    data = bytes([1, 2, 3, 4, 5])
+    out = array("i", [-1] * 7)
+    header(data, data, out)
+    assert out[3:5] == array("i", [5, 0])  # word 2 the length, word 3 the data
 
 
 def test_header_fields_agree_with_the_unix_port():

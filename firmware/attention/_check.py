@@ -1,11 +1,14 @@
 """Argument checks shared by every mechanism.
 
-Viper kernels do no bounds checking, so every public method checks its buffers
+Viper kernels do no bounds checking, so every public method checks its arguments
 here first and raises TypeError (wrong kind of buffer) or ValueError (wrong
 size, or an output sharing memory with an input), naming the argument, before
-any kernel touches memory. Each check reads the buffer as it is at that call:
-nothing is remembered between calls, nothing is allocated unless the check
-fails, and no reference to a buffer is kept.
+any kernel touches memory.
+
+A method measures its buffers with one call of _memory.measure(), which reads
+each buffer's kind and length from its object header as it is at that call:
+nothing is remembered between calls, nothing is allocated unless a check
+fails, and no reference to a buffer is kept. The sizes are then checked here.
 """
 
 from array import array
@@ -13,13 +16,30 @@ from array import array
 from micropython import const
 
 from . import _memory
+from ._memory import INT8, INT32
 
 MAX_DIM = const(32768)  # row width limit: keeps every int8 sum of products inside int32
 MAX_ROWS = const(4194304)  # row count limit: keeps sums of Q8 weights inside int32
 
-_WORD = _memory.word_bytes()  # bytes in a machine word (an object header field)
-_INT8 = b"bB\x01"  # typecodes of one-byte ints: array('b'), array('B'), bytearray's 1
-_INT32 = b"i"  # array('i'): 4 bytes on every MicroPython port ('l' is 8 on 64-bit ones)
+_KINDS = {
+    INT8: "an int8 buffer (array('b'), array('B'), bytearray, bytes, or a memoryview of one)",
+    INT32: "an int32 buffer (array('i') or a memoryview of one)",
+}
+_WORD = _memory.word_bytes()
+
+
+def kinds(out=0, a=0, b=0, c=0):
+    """The kinds argument of _memory.measure() for buffers out, a, b, c."""
+    return out | a << 2 | b << 4 | c << 6
+
+
+def facts():
+    """A scratch array for _memory.measure(): made once per object, at construction."""
+    table = array("i", bytes(4 * _memory.FACTS))
+    table[8] = _WORD
+    for slot, kind in ((4, bytes), (5, bytearray), (6, array), (7, memoryview)):
+        _memory.note_type(table, slot, kind)
+    return table
 
 
 def _got(buf):
@@ -30,44 +50,25 @@ def _got(buf):
     return kind.__name__
 
 
-def int8(name, buf, need):
-    """Check that buf is a buffer of at least need int8 values; return its length."""
-    kind = type(buf)
-    if kind is not bytearray and kind is not bytes:
-        if (kind is not array and kind is not memoryview) or _memory.typecode(
-            buf, _WORD
-        ) not in _INT8:
-            raise TypeError(
-                "%s: expected an int8 buffer (array('b'), array('B'), bytearray, bytes, "
-                "or a memoryview of one), got %s" % (name, _got(buf))
-            )
-    size = len(buf)
-    if size < need:
-        raise ValueError("%s: expected at least %d int8 values, got %d" % (name, need, size))
-    return size
-
-
-def int32(name, buf, need):
-    """Check that buf is an int32 buffer (array('i') or a memoryview of one) of at least
-    need items; return its length."""
-    kind = type(buf)
-    if (kind is not array and kind is not memoryview) or _memory.typecode(
-        buf, _WORD
-    ) not in _INT32:
+def refuse(status, names, kinds, out, a=None, b=None, c=None):
+    """Raise the error that a nonzero status of _memory.measure() stands for."""
+    buffers = (out, a, b, c)
+    if status < 0:
+        i = -1 - status
         raise TypeError(
-            "%s: expected an int32 buffer (array('i') or a memoryview of one), got %s"
-            % (name, _got(buf))
+            "%s: expected %s, got %s"
+            % (names[i], _KINDS[(kinds >> (2 * i)) & 3], _got(buffers[i]))
         )
-    size = len(buf)
-    if size < need:
-        raise ValueError("%s: expected at least %d int32 items, got %d" % (name, need, size))
-    return size
+    for i in (1, 2, 3):
+        if status >> i & 1:
+            raise ValueError(
+                "%s: shares memory with %s; pass a separate buffer" % (names[0], names[i])
+            )
 
 
-def apart(out_name, out, out_bytes, name, buf, size):
-    """Refuse an output whose out_bytes bytes share memory with the size bytes of an input."""
-    if _memory.overlap(out, out_bytes, buf, size):
-        raise ValueError("%s: shares memory with %s; pass a separate buffer" % (out_name, name))
+def short(name, size, need, unit="int8 values"):
+    """Raise: buffer name holds size values where need were expected."""
+    raise ValueError("%s: expected at least %d %s, got %d" % (name, need, unit, size))
 
 
 def rows(name, size, width):
@@ -92,8 +93,8 @@ def count(name, n, available):
     """n, or available when n is None: 0 <= n <= available, at most MAX_ROWS."""
     if n is None:
         n = available
-    else:
-        number(name, n, 0, available)
+    elif type(n) is not int or n < 0 or n > available:
+        number(name, n, 0, available)  # raises, saying which
     if n > MAX_ROWS:
         raise ValueError("%s: at most %d rows, got %d" % (name, MAX_ROWS, n))
     return n

@@ -1,11 +1,22 @@
-"""Viper readers of buffer facts that MicroPython does not expose: typecodes and addresses.
+"""Viper readers of what MicroPython does not tell Python cheaply: a buffer's kind, length
+and address, read from its object header.
 
-Nothing here allocates or keeps a reference to a buffer. The caller (_check)
-decides which objects may be passed: typecode() reads an object header, so it
-must only see an array or a memoryview.
+Headers (py/obj.h, py/objarray.h, py/objstr.h), one machine word per field:
+  array, bytearray, memoryview: [type, typecode:8 | free, len, items]
+  bytes:                        [type, hash, len, data]
+id(x) is the address of x's header; an int, None, True or False is an immediate
+object instead, whose id() is never a multiple of 4. On a 32-bit port id() comes
+back as a small int that lost bit 31 and copied bit 30 into it (addresses from
+0x40000000, as on the ESP32-C6): keeping the low word * 8 - 1 bits gives the
+address back. Nothing here allocates or keeps a reference to a buffer.
 """
 
 import micropython
+from micropython import const
+
+INT8 = const(1)  # bytes, bytearray, array('b'), array('B'), or a memoryview of one
+INT32 = const(2)  # array('i'), or a memoryview of one
+FACTS = const(9)  # items in a facts array: 4 sizes, 4 type addresses, the word size
 
 
 @micropython.viper
@@ -21,29 +32,93 @@ def word_bytes() -> int:
 
 
 @micropython.viper
-def typecode(buf, word: int) -> int:
-    """The typecode of an array or memoryview, read from its object header.
-
-    py/objarray.h: the header is [type, typecode:8 | free, len, items], one
-    machine word (word bytes) each; memoryviews add 0x80 to the typecode when
-    writable, and a bytearray (or a memoryview of one) has typecode 1.
-    id() is the object's address. On a 32-bit port it comes back as a small int
-    that lost bit 31 and copied bit 30 into it (addresses 0x40000000 and up, as
-    on the ESP32-C6): keeping the low word * 8 - 1 bits gives the address back.
-    """
+def note_type(facts: ptr32, slot: int, kind):
+    """facts[slot] = the address of the type object kind (its low 32 bits)."""
+    word = facts[8]
     top = 1
     top <<= (word << 3) - 1  # the sign bit of a machine word
-    address = int(id(buf)) & (top - 1)  # noqa: RUF046 (int() makes a native int in viper)
-    return ptr8(address + word)[0] & 0x7F
+    facts[slot] = int(id(kind)) & (top - 1)  # noqa: RUF046 (int() makes a native int)
 
 
 @micropython.viper
-def overlap(a: ptr8, a_size: int, b: ptr8, b_size: int) -> int:
-    """1 if the bytes [a, a + a_size) and [b, b + b_size) share an address, else 0."""
-    if a_size <= 0 or b_size <= 0:
+def measure(out, a, b, c, kinds: int, facts: ptr32) -> int:
+    """The kind, length and overlaps of up to four buffers: out, then inputs a, b, c.
+
+    kinds holds two bits per buffer, out's lowest: 0 (not looked at), INT8 or INT32.
+    facts[4:8] hold the addresses of bytes, bytearray, array and memoryview and
+    facts[8] the bytes in a machine word (see _check.facts()). Sets facts[i] to the
+    length in items of buffer i, or -1 when it is not of its kind, and returns
+    -1 - i for the first such buffer; else a mask with bit i (1..3) set where input i
+    shares an address with out (none when out is not looked at): 0 when all is well.
+    """
+    word = facts[8]
+    top = 1
+    top <<= (word << 3) - 1  # the sign bit of a machine word
+    low = top - 1
+    address = id  # one lookup of the builtin for the four buffers
+    i = 0
+    while i < 4:
+        kind = (kinds >> (i << 1)) & 3
+        size = 0
+        if kind:
+            obj = out
+            if i == 1:
+                obj = a
+            elif i == 2:
+                obj = b
+            elif i == 3:
+                obj = c
+            size = -1
+            header = int(address(obj)) & low  # noqa: RUF046 (int() makes a native int)
+            if (header & 3) == 0:  # an object, not an immediate value
+                type_ = ptr32(header)[0] & low
+                if type_ == facts[4] or type_ == facts[5]:  # bytes, bytearray
+                    if kind == INT8:
+                        size = ptr32(header + (word << 1))[0]
+                elif type_ == facts[6] or type_ == facts[7]:  # array, memoryview
+                    code = ptr8(header + word)[0] & 0x7F  # without memoryview's writable flag
+                    if kind == INT8:
+                        if code == 0x62 or code == 0x42 or code == 1:  # 'b', 'B', bytearray's
+                            size = ptr32(header + (word << 1))[0]
+                    elif code == 0x69:  # 'i'
+                        size = ptr32(header + (word << 1))[0]
+            if size < 0:
+                facts[i] = -1
+                return -1 - i
+        facts[i] = size
+        i += 1
+    if (kinds & 3) == 0:
         return 0
-    start_a = int(a)
-    start_b = int(b)
-    if start_a < start_b + b_size and start_b < start_a + a_size:
-        return 1
-    return 0
+    # Overlaps with out, by address ranges: memoryviews into one buffer are caught too.
+    start = int(ptr8(out))
+    end = start + facts[0]
+    if (kinds & 3) == INT32:
+        end += facts[0] * 3  # 4 bytes an item
+    mask = 0
+    i = 1
+    while i < 4:
+        kind = (kinds >> (i << 1)) & 3
+        size = facts[i]
+        if kind == INT32:
+            size <<= 2
+        if size:
+            obj = a
+            if i == 2:
+                obj = b
+            elif i == 3:
+                obj = c
+            first = int(ptr8(obj))
+            if first < end and start < first + size:
+                mask |= 1 << i
+        i += 1
+    if start == end:
+        mask = 0  # an empty out shares nothing
+    return mask
+
+
+@micropython.viper
+def typecode(buf, word: int) -> int:
+    """The typecode of an array or memoryview (only: it reads an array's header)."""
+    top = 1
+    top <<= (word << 3) - 1
+    return ptr8((int(id(buf)) & (top - 1)) + word)[0] & 0x7F  # noqa: RUF046

@@ -2,7 +2,10 @@
 
 from array import array
 
-from . import _check, _kernels
+from . import _check, _kernels, _memory
+from ._memory import INT8
+
+_APPEND = _check.kinds(INT8, INT8, INT8)  # a cache buffer, then key and value
 
 
 class KVCache:
@@ -22,6 +25,7 @@ class KVCache:
         self._keys = array("b", bytes(capacity * width))
         self._values = array("b", bytes(capacity * width))
         self._count = 0  # rows appended since clear()
+        self._facts = _check.facts()
 
     # Read-only: append() writes rows where these say.
     capacity = property(lambda self: self._capacity)
@@ -37,31 +41,31 @@ class KVCache:
     def append(self, key, value):
         """Copy one row of width int8 keys and one of values into the cache."""
         width = self._width
-        key_size = _check.int8("key", key, width)
-        if key_size != width:
-            raise ValueError("key: expected %d int8 values, got %d" % (width, key_size))
-        value_size = _check.int8("value", value, width)
-        if value_size != width:
-            raise ValueError("value: expected %d int8 values, got %d" % (width, value_size))
+        facts = self._facts
+        # keys and values are the user's to read, and an array can be resized in
+        # place: they are checked as any other buffer before a row goes in.
+        self._measure("keys", self._keys, key, value)
+        self._measure("values", self._values, key, value)
+        if facts[1] != width:
+            raise ValueError("key: expected %d int8 values, got %d" % (width, facts[1]))
+        if facts[2] != width:
+            raise ValueError("value: expected %d int8 values, got %d" % (width, facts[2]))
         if self._count >= self._capacity and not self._ring:
             raise ValueError(
                 "KVCache: full at %d rows; clear() it or use ring=True" % self._capacity
             )
-        # keys and values are the user's to read, and an array can be resized in
-        # place: check them as any other buffer before writing into them.
-        size = self._capacity * width
-        keys = self._keys
-        values = self._values
-        _check.int8("keys", keys, size)
-        _check.int8("values", values, size)
-        _check.apart("keys", keys, size, "key", key, width)
-        _check.apart("keys", keys, size, "value", value, width)
-        _check.apart("values", values, size, "key", key, width)
-        _check.apart("values", values, size, "value", value, width)
         start = (self._count % self._capacity) * width
-        _kernels.copy8(keys, key, start, width)
-        _kernels.copy8(values, value, start, width)
+        _kernels.copy8(self._keys, key, start, width)
+        _kernels.copy8(self._values, value, start, width)
         self._count += 1
+
+    def _measure(self, name, rows, key, value):
+        facts = self._facts
+        status = _memory.measure(rows, key, value, None, _APPEND, facts)
+        if status:
+            _check.refuse(status, (name, "key", "value"), _APPEND, rows, key, value)
+        if facts[0] < self._capacity * self._width:
+            _check.short(name, facts[0], self._capacity * self._width)
 
     def clear(self):
         """Forget every row (the buffers keep their bytes)."""

@@ -4,10 +4,15 @@ from array import array
 
 from micropython import const
 
-from . import _check, _kernels
+from . import _check, _kernels, _memory
+from ._memory import INT8, INT32
 
 _ROW_BUDGET = const(65536)  # rows * dim per kernel call: keeps the low words inside int32
 _HALF = const(32768)
+_UPDATE = _check.kinds(0, 0, INT8, INT8)  # keys and values where forward() has them
+_ATTEND = _check.kinds(INT32, INT8)
+_FORWARD = _check.kinds(INT32, INT8, INT8, INT8)
+_FORWARD_NAMES = ("output", "query", "keys", "values")
 
 
 def _phi(x):
@@ -36,6 +41,7 @@ class LinearAttention:
         self._sums = array("i", bytes(16 * feature_dim))
         self._block = _ROW_BUDGET // feature_dim
         self._halvings = 0
+        self._facts = _check.facts()
 
     # Read-only: the state is sized by feature_dim.
     feature_dim = property(lambda self: self._feature_dim)
@@ -55,15 +61,24 @@ class LinearAttention:
         self._halvings = 0
 
     def update(self, keys, values, n=None):
-        """Add n rows of keys and values (rows of feature_dim int8) to the state."""
-        self._add(keys, values, self._rows(keys, values, n))
+        """Add n rows of keys and values (rows of feature_dim int8) to the state.
+
+        n defaults to the rows in keys, which must then equal the rows in values.
+        """
+        status = _memory.measure(None, None, keys, values, _UPDATE, self._facts)
+        if status:
+            _check.refuse(status, _FORWARD_NAMES, _UPDATE, None, None, keys, values)
+        self._add(keys, values, self._rows(n))
 
     def attend(self, query, output):
         """output[0:feature_dim] = the attention of query (feature_dim int8) over the state.
 
         output: int32, len >= feature_dim, apart from query.
         """
-        self._check_output(query, output)
+        status = _memory.measure(output, query, None, None, _ATTEND, self._facts)
+        if status:
+            _check.refuse(status, _FORWARD_NAMES, _ATTEND, output, query)
+        self._check_sizes()
         self._finish(query, output)
 
     def forward(self, query, keys, values, output, n=None):
@@ -73,28 +88,31 @@ class LinearAttention:
         output is apart from the inputs. Equivalent to reset(), update(keys, values, n),
         attend(query, output).
         """
-        n = self._rows(keys, values, n)
-        output_bytes = self._check_output(query, output)
-        _check.apart("output", output, output_bytes, "keys", keys, len(keys))
-        _check.apart("output", output, output_bytes, "values", values, len(values))
+        status = _memory.measure(output, query, keys, values, _FORWARD, self._facts)
+        if status:
+            _check.refuse(status, _FORWARD_NAMES, _FORWARD, output, query, keys, values)
+        n = self._rows(n)
+        self._check_sizes()
         self.reset()
         self._add(keys, values, n)
         self._finish(query, output)
 
-    def _rows(self, keys, values, n):
+    def _rows(self, n):
+        """n, from the measured sizes of keys and values (facts[2], facts[3])."""
         dim = self._feature_dim
+        facts = self._facts
         return _check.pair(
-            _check.rows("keys", _check.int8("keys", keys, 0), dim),
-            _check.rows("values", _check.int8("values", values, 0), dim),
-            n,
+            _check.rows("keys", facts[2], dim), _check.rows("values", facts[3], dim), n
         )
 
-    def _check_output(self, query, output):
+    def _check_sizes(self):
+        """The measured sizes of output and query (facts[0], facts[1])."""
         dim = self._feature_dim
-        query_size = _check.int8("query", query, dim)
-        output_bytes = 4 * _check.int32("output", output, dim)
-        _check.apart("output", output, output_bytes, "query", query, query_size)
-        return output_bytes
+        facts = self._facts
+        if facts[1] < dim:
+            _check.short("query", facts[1], dim)
+        if facts[0] < dim:
+            _check.short("output", facts[0], dim, "int32 items")
 
     def _add(self, keys, values, n):
         sums = self._sums

@@ -4,10 +4,21 @@ from array import array
 
 from micropython import const
 
-from . import _check, _kernels
+from . import _check, _kernels, _memory
+from ._memory import INT8, INT32
 
 MASKED = const(-1073741824)  # the reference's i32::MIN / 2, given to masked scores
 _MAX_LOGIT_SHIFT = const(12)
+
+# What each method hands _memory.measure(): the output first, then the inputs.
+_SCORES = _check.kinds(INT32)
+_SCORES_NAMES = ("scores",)
+_COMPUTE = _check.kinds(INT32, INT8, INT8)
+_COMPUTE_NAMES = ("scores", "query", "keys")
+_WEIGHTED = _check.kinds(INT32, INT32, INT8)
+_WEIGHTED_NAMES = ("output", "weights", "values")
+_FORWARD = _check.kinds(INT32, INT8, INT8, INT8)
+_FORWARD_NAMES = ("output", "query", "keys", "values")
 
 # 65536 * 2**(-k / 64) for k = 0..64, rounded: the fraction table of softmax_exp2.
 # fmt: off
@@ -64,8 +75,10 @@ class MicroAttention:
         self._head_dim = embed_dim // num_heads
         self._scale_shift = scale_shift(self._head_dim)
         self._softmax_kind = softmax
+        self._exp2 = softmax == "exp2"
         self._logit_shift = logit_shift
         self._query = array("i", bytes(4 * embed_dim))  # the query, sign-extended
+        self._facts = _check.facts()
         self._scores = array("i", bytes(4 * _check.number("max_len", max_len, 0, _check.MAX_ROWS)))
 
     # Read-only: the kernels rely on these sizes, so they are fixed at construction.
@@ -82,19 +95,26 @@ class MicroAttention:
         query: head_dim int8; keys: rows of head_dim int8; scores: int32, len >= n,
         apart from query and keys. n defaults to the number of rows in keys.
         """
+        facts = self._facts
+        status = _memory.measure(scores, query, keys, None, _COMPUTE, facts)
+        if status:
+            _check.refuse(status, _COMPUTE_NAMES, _COMPUTE, scores, query, keys)
         head_dim = self._head_dim
-        query_size = _check.int8("query", query, head_dim)
-        key_size = _check.int8("keys", keys, 0)
-        n = _check.count("n", n, _check.rows("keys", key_size, head_dim))
-        score_bytes = 4 * _check.int32("scores", scores, n)
-        _check.apart("scores", scores, score_bytes, "query", query, query_size)
-        _check.apart("scores", scores, score_bytes, "keys", keys, key_size)
+        if facts[1] < head_dim:
+            _check.short("query", facts[1], head_dim)
+        n = _check.count("n", n, _check.rows("keys", facts[2], head_dim))
+        if facts[0] < n:
+            _check.short("scores", facts[0], n, "int32 items")
         _kernels.load_int8(self._query, query, head_dim)
         _kernels.dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, self._scale_shift)
 
     def apply_causal_mask(self, scores, current_pos, n=None):
         """scores[i] = MASKED for current_pos < i < n (positions in the future)."""
-        n = _check.count("n", n, _check.int32("scores", scores, 0))
+        facts = self._facts
+        status = _memory.measure(scores, None, None, None, _SCORES, facts)
+        if status:
+            _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
+        n = _check.count("n", n, facts[0])
         if type(current_pos) is not int:
             raise TypeError("current_pos: expected an int, got %s" % type(current_pos).__name__)
         if current_pos < 0:
@@ -108,16 +128,20 @@ class MicroAttention:
         e_i = max(256 + trunc(max(x_i, -512) / 2), 1) with x_i = scores[i] - max(scores);
         weight_i = e_i * 256 // sum(e).
         """
-        n = _check.count("n", n, _check.int32("scores", scores, 0))
-        _kernels.softmax_q8(scores, n)
+        facts = self._facts
+        status = _memory.measure(scores, None, None, None, _SCORES, facts)
+        if status:
+            _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
+        _kernels.softmax_q8(scores, _check.count("n", n, facts[0]))
 
     def softmax(self, scores, n=None):
         """The softmax chosen at construction, in place on scores[0:n]: Q8 weights."""
-        n = _check.count("n", n, _check.int32("scores", scores, 0))
-        self._softmax(scores, n)
-
-    def _softmax(self, scores, n):
-        if self._softmax_kind == "exp2":
+        facts = self._facts
+        status = _memory.measure(scores, None, None, None, _SCORES, facts)
+        if status:
+            _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
+        n = _check.count("n", n, facts[0])
+        if self._exp2:
             _kernels.softmax_exp2(scores, _EXP2, n, self._logit_shift)
         else:
             _kernels.softmax_q8(scores, n)
@@ -129,13 +153,16 @@ class MicroAttention:
         len >= head_dim (items past head_dim are left as they are), apart from
         weights and values. n defaults to the number of rows in values.
         """
+        facts = self._facts
+        status = _memory.measure(output, weights, values, None, _WEIGHTED, facts)
+        if status:
+            _check.refuse(status, _WEIGHTED_NAMES, _WEIGHTED, output, weights, values)
         head_dim = self._head_dim
-        value_size = _check.int8("values", values, 0)
-        n = _check.count("n", n, _check.rows("values", value_size, head_dim))
-        weight_size = _check.int32("weights", weights, n)
-        output_bytes = 4 * _check.int32("output", output, head_dim)
-        _check.apart("output", output, output_bytes, "weights", weights, 4 * weight_size)
-        _check.apart("output", output, output_bytes, "values", values, value_size)
+        n = _check.count("n", n, _check.rows("values", facts[2], head_dim))
+        if facts[1] < n:
+            _check.short("weights", facts[1], n, "int32 items")
+        if facts[0] < head_dim:
+            _check.short("output", facts[0], head_dim, "int32 items")
         _kernels.weighted_rows(values, output, weights, n, head_dim, head_dim, 0)
 
     def forward(self, query, keys, values, output, n=None, pos=None):
@@ -149,20 +176,19 @@ class MicroAttention:
         pos, rows after pos are masked (causal). Equal to compute_scores,
         apply_causal_mask, softmax and weighted_sum run on each head's columns.
         """
+        facts = self._facts
+        status = _memory.measure(output, query, keys, values, _FORWARD, facts)
+        if status:
+            _check.refuse(status, _FORWARD_NAMES, _FORWARD, output, query, keys, values)
         embed_dim = self._embed_dim
         head_dim = self._head_dim
-        query_size = _check.int8("query", query, embed_dim)
-        key_size = _check.int8("keys", keys, 0)
-        value_size = _check.int8("values", values, 0)
+        if facts[1] < embed_dim:
+            _check.short("query", facts[1], embed_dim)
         n = _check.pair(
-            _check.rows("keys", key_size, embed_dim),
-            _check.rows("values", value_size, embed_dim),
-            n,
+            _check.rows("keys", facts[2], embed_dim), _check.rows("values", facts[3], embed_dim), n
         )
-        output_bytes = 4 * _check.int32("output", output, embed_dim)
-        _check.apart("output", output, output_bytes, "query", query, query_size)
-        _check.apart("output", output, output_bytes, "keys", keys, key_size)
-        _check.apart("output", output, output_bytes, "values", values, value_size)
+        if facts[0] < embed_dim:
+            _check.short("output", facts[0], embed_dim, "int32 items")
         if pos is not None:
             if type(pos) is not int:
                 raise TypeError("pos: expected an int or None, got %s" % type(pos).__name__)
@@ -179,6 +205,9 @@ class MicroAttention:
             )
             if pos is not None and pos < n:
                 _kernels.fill(scores, pos + 1, n, MASKED)
-            self._softmax(scores, n)
+            if self._exp2:
+                _kernels.softmax_exp2(scores, _EXP2, n, self._logit_shift)
+            else:
+                _kernels.softmax_q8(scores, n)
             _kernels.weighted_rows(values, output, scores, n, head_dim, embed_dim, first)
             first += head_dim

@@ -4,9 +4,12 @@ from array import array
 
 from micropython import const
 
-from . import _check, _kernels
+from . import _check, _kernels, _memory
+from ._memory import INT8, INT32
 
 _SHIFT = const(3)  # the reference scales window scores by >> 3 whatever the head size
+_FORWARD = _check.kinds(INT32, INT8, INT8, INT8)
+_FORWARD_NAMES = ("output", "query", "keys", "values")
 
 
 class SlidingWindowAttention:
@@ -21,6 +24,7 @@ class SlidingWindowAttention:
         self._head_dim = _check.dim("head_dim", head_dim)
         self._query = array("i", bytes(4 * head_dim))
         self._scores = array("i", bytes(4 * window_size))
+        self._facts = _check.facts()
 
     # Read-only: the scratch buffers are sized by them.
     window_size = property(lambda self: self._window_size)
@@ -38,13 +42,18 @@ class SlidingWindowAttention:
         if cache_len < 0:
             raise ValueError("cache_len: expected >= 0, got %d" % cache_len)
         n = min(cache_len, self._window_size)
-        query_size = _check.int8("query", query, head_dim)
-        key_size = _check.int8("keys", keys, n * head_dim)
-        value_size = _check.int8("values", values, n * head_dim)
-        output_bytes = 4 * _check.int32("output", output, head_dim)
-        _check.apart("output", output, output_bytes, "query", query, query_size)
-        _check.apart("output", output, output_bytes, "keys", keys, key_size)
-        _check.apart("output", output, output_bytes, "values", values, value_size)
+        facts = self._facts
+        status = _memory.measure(output, query, keys, values, _FORWARD, facts)
+        if status:
+            _check.refuse(status, _FORWARD_NAMES, _FORWARD, output, query, keys, values)
+        if facts[1] < head_dim:
+            _check.short("query", facts[1], head_dim)
+        if facts[2] < n * head_dim:
+            _check.short("keys", facts[2], n * head_dim)
+        if facts[3] < n * head_dim:
+            _check.short("values", facts[3], n * head_dim)
+        if facts[0] < head_dim:
+            _check.short("output", facts[0], head_dim, "int32 items")
         scores = self._scores
         # Rows are visited in ring order, not in time order: max, sums and the
         # weighted sum do not depend on the order, so the result is the same.

@@ -272,56 +272,65 @@ def _int(value):
     return _wrap(value)
 
 
-# Made-up type pointers for the simulated headers: nonzero, one per type.
-_TYPE_WORDS = {"array": 0x3F400010, "bytearray": 0x3F400020, "memoryview": 0x3F400030}
+# Made-up addresses of type objects, as id(type) gives them and word 0 of an
+# instance's header holds them: nonzero, one per type, stable for the whole run.
+_TYPE_WORDS = {array: 0x3F400010, bytearray: 0x3F400020, memoryview: 0x3F400030, bytes: 0x3F400040}
 _BYTEARRAY_TYPECODE = 1
 _WRITABLE_FLAG = 0x80
+# Immediate objects (py/obj.h, representation A): not pointers, so id() gives their
+# bits, which are never a multiple of 4.
+_IMMEDIATES = {None: 6, False: 14, True: 30}
+
+
+def _type_word(kind):
+    if kind not in _TYPE_WORDS:
+        _TYPE_WORDS[kind] = 0x3F400040 + 16 * len(_TYPE_WORDS)
+    return _TYPE_WORDS[kind]
 
 
 def _id(obj):
     """viper's id(x): the address of x's object header, as a 32-bit port lays it out.
 
-    Only array.array, bytearray and memoryview are simulated (py/objarray.h):
-    word 0 the type, word 1 the typecode in its low 8 bits (a memoryview adds 0x80
-    when writable; a bytearray and a memoryview of one have typecode 1) with the
-    upper 24 bits `free` (for a memoryview, its offset in elements into its
-    parent), word 2 the length in elements, word 3 the items pointer (for a
-    memoryview, its parent's: the data starts `free` elements further on).
-    Every other object raises TypeError.
-    The header lives in the simulated address space for the outermost viper call,
-    and the same object gets the same header throughout it.
+    An int, None, True or False is an immediate object: id() gives its bits (an int
+    n is 2 * n + 1). A type object gets a made-up address. Every other object gets a
+    header of four words in the simulated address space, for the outermost viper
+    call (the same object keeps its header throughout it): word 0 the address of
+    its type. Arrays, bytearrays and memoryviews follow py/objarray.h: word 1 the
+    typecode in its low 8 bits (a memoryview adds 0x80 when writable; a bytearray
+    and a memoryview of one have typecode 1) with the upper 24 bits `free` (for a
+    memoryview, its offset in elements into its parent), word 2 the length in
+    elements, word 3 the items pointer (for a memoryview, its parent's: the data
+    starts `free` elements further on). bytes follows py/objstr.h: word 1 the hash
+    (0 here), word 2 the length, word 3 the data pointer. Other objects have zeros there.
     """
+    if type(obj) is bool or obj is None:
+        return _IMMEDIATES[obj]
+    if type(obj) is int:
+        return _wrap(2 * obj + 1)
+    if isinstance(obj, type):
+        return _type_word(obj)
     address = _headers.get(id(obj))
     if address is not None:
         return address
     kind = type(obj)
-    if kind not in (array, bytearray, memoryview):
-        raise TypeError("viper: id() of %s is not simulated" % kind.__name__)
-    data, _ = _region_of(obj)
-    free = 0
+    free = typecode = length = items = 0
     if kind is array:
-        type_word, typecode, length, items = (
-            _TYPE_WORDS["array"],
-            ord(obj.typecode),
-            len(obj),
-            data,
-        )
+        typecode, length, items = ord(obj.typecode), len(obj), _region_of(obj)[0]
     elif kind is bytearray:
-        type_word, typecode, length, items = (
-            _TYPE_WORDS["bytearray"],
-            _BYTEARRAY_TYPECODE,
-            len(obj),
-            data,
-        )
-    else:
+        typecode, length, items = _BYTEARRAY_TYPECODE, len(obj), _region_of(obj)[0]
+    elif kind is bytes:
+        length, items = len(obj), _region_of(obj)[0]
+    elif kind is memoryview:
+        data, _ = _region_of(obj)
         parent = obj.obj
         items, _ = _region_of(parent)
         typecode = _BYTEARRAY_TYPECODE if type(parent) is bytearray else ord(obj.format[-1])
         if not obj.readonly:
             typecode |= _WRITABLE_FLAG
         free = (data - items) // obj.itemsize
-        type_word, length = _TYPE_WORDS["memoryview"], len(obj)
-    header = bytearray(struct.pack("<IIII", type_word, typecode | free << 8, length, items))
+        length = len(obj)
+    fields = (_type_word(kind), typecode | free << 8, length, items)
+    header = bytearray(struct.pack("<IIII", *fields))
     address = _allocate(len(header))
     _regions.append((address, address + len(header), memoryview(header), header))
     _headers[id(obj)] = address
@@ -457,6 +466,11 @@ class _Rewrite(ast.NodeTransformer):
         self.generic_visit(node)
         if isinstance(node.func, ast.Name) and node.func.id in _CALLS:
             node.func = ast.Name(_CALLS[node.func.id], ast.Load())
+        return node
+
+    def visit_Name(self, node):
+        if node.id == "id" and isinstance(node.ctx, ast.Load):  # id taken as a value
+            return ast.copy_location(ast.Name("_viper_id", ast.Load()), node)
         return node
 
 

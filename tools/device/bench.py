@@ -457,7 +457,6 @@ def fixed_cost_rows(att):
     scores, output = int32s(1), int32s(8)
     micro = att.MicroAttention(8, 1)
     empty = Empty()
-    check = att._check
     calls = [
         (
             "compute_scores",
@@ -479,12 +478,14 @@ def fixed_cost_rows(att):
     for name, call, bare in calls:
         fast, slow = medians_us(call, bare)
         yield name, us(fast), us(slow), "%.1fx" % (fast / slow) if slow else "n/a"
-    view = memoryview(scores)
+    memory, facts = att._memory, att._check.facts()
+    one = att._check.kinds(memory.INT32)
+    four = att._check.kinds(memory.INT32, memory.INT8, memory.INT8, memory.INT8)
+    view = memoryview(output)
     for name, call in (
-        ("check: int8 (array('b'))", lambda: check.int8("query", query, 8)),
-        ("check: int32 (array('i'))", lambda: check.int32("scores", scores, 1)),
-        ("check: int32 (memoryview)", lambda: check.int32("scores", view, 1)),
-        ("check: apart", lambda: check.apart("output", output, 32, "query", query, 8)),
+        ("measure: 1 buffer", lambda: memory.measure(scores, None, None, None, one, facts)),
+        ("measure: 4 buffers", lambda: memory.measure(output, query, keys, values, four, facts)),
+        ("measure: 1 memoryview", lambda: memory.measure(view, None, None, None, one, facts)),
     ):
         yield name, us(medians_us(call)[0]), "", ""
 
@@ -542,7 +543,8 @@ def main():
         (9, 8, 3, 9, 9, 8, 11, 6),
     )
     print("Fixed cost: head_dim 8, n 1, against an empty method with the same arguments;")
-    print("the checks every call makes on its buffers, one at a time.")
+    print("measure = the one viper call in which a method reads the kind, length and")
+    print("overlaps of its buffers (attention._memory.measure).")
     print()
     table(("call", "us", "empty us", "ratio"), fixed_cost_rows(att), "lrrr")
     print("Heap: bytes allocated per call (%d calls after a warm-up, gc off)." % HEAP_CALLS)
