@@ -86,9 +86,11 @@ bench: $(STAMP) ## speed and memory tables on the unix port, or on PORT=
 accuracy: $(STAMP) ## error of the exp2 and linear softmax against float, and their speed (PORT= for a board)
 	$(PYTHON) tools/target.py accuracy.py $(if $(PORT),--port $(PORT))
 
-inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc
+inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
 	$(PYTHON) tools/inspect_native.py --arch all firmware/attention/_kernels.py
 	$(PYTHON) tools/bench.py --loops
+	@echo
+	$(PYTHON) tools/qemu_inspect.py
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path), until Ctrl-C
 	$(PYTHON) tools/vboard.py

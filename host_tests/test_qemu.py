@@ -385,3 +385,16 @@ def test_counts_are_executed_instructions(arch, tmp_path):
     per_pass = (counts[1] - counts[0]) // 1000
     (loop,) = next(lp for n, _, _, lp in inspect_native.analyse(KERNELS, arch) if n == "fill")
     assert loop["instructions"] - loop["forward_branches"] <= per_pass <= loop["instructions"]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_inspect_per_pass_is_the_inner_loop(arch):
+    """make inspect's measured pass of an unrolled row loop is its disassembled body."""
+    import bench
+    import qemu_inspect
+
+    measured = qemu_inspect.measure(arch, ["dot_rows", "weighted_rows"])
+    for name, (per_call, per_pass) in measured.items():
+        loop = bench.inner_loops(arch)[name]
+        assert loop["instructions"] - loop["forward_branches"] <= per_pass <= loop["instructions"]
+        assert per_call > qemu_inspect.N * qemu_inspect.DIM // loop["unroll"] * per_pass
