@@ -340,11 +340,23 @@ def test_broken_kernels_differ(arch, label, mutants, tmp_path):
     assert differences(calls, unix, qemu), f"{label}: QEMU and the unix port agree"
 
 
-def test_unknown_runtime_call_traps(tmp_path):
-    """A fun-table entry the runner does not provide stops the run, naming it."""
-    code = qemu_run.native_code(KERNELS, "rv32imc", tmp_path)
+@pytest.mark.parametrize("arch", ARCHS)
+def test_unknown_runtime_call_traps(arch, tmp_path):
+    """A fun-table entry the runner does not provide stops the run, naming it: here the
+    argument-count error a call with three arguments for two raises."""
+    code = qemu_run.native_code(KERNELS, arch, tmp_path)
     with pytest.raises(qemu_run.QemuError, match=r"unknown fun-table entry \(entry 44.*carry16"):
-        qemu_run.run("rv32imc", code, [qemu_run.Call("carry16", [bytes(8), 1, 2])])
+        qemu_run.run(arch, code, [qemu_run.Call("carry16", [bytes(8), 1, 2])])
+
+
+def test_exception_stops_the_run(tmp_path):
+    """A CPU exception (here the LX's integer divide by zero) names its cause and place."""
+    src = tmp_path / "divide.py"
+    src.write_text(DIVIDE)
+    code = qemu_run.native_code(src, "xtensawin", tmp_path)
+    calls = [qemu_run.Call("div", [7, 2]), qemu_run.Call("div", [7, 0])]
+    with pytest.raises(qemu_run.QemuError, match=r"exception \(cause 6, at driver.*call 1 \(div"):
+        qemu_run.run("xtensawin", code, calls)
 
 
 DIVIDE = """

@@ -239,6 +239,8 @@ def _where(addr: int, arch: Arch, placed: dict, code: dict) -> str:
     for start, name in placed.items():
         if start <= addr < start + len(code[name]):
             return f"{name}+{addr - start:#x}"
+    if arch.ram <= addr < arch.ram + LAYOUT["FUNTAB"]:
+        return f"driver+{addr - arch.ram:#x}"
     return f"{addr:#x}"
 
 
