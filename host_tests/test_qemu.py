@@ -320,7 +320,7 @@ def mutants(tmp_path_factory):
         calls = make_calls([function], seed=i)
         if function == "linear_finish":  # negative key-sum high words show this bug
             calls = [c._replace(args=_negative_key_sums(c.args)) for c in calls]
-        out[label] = (module, folder, calls)
+        out[label] = (module, folder, calls, run_unix(module, str(folder), calls, folder))
     return out
 
 
@@ -334,8 +334,7 @@ def _negative_key_sums(args):
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("label", MUTATIONS)
 def test_broken_kernels_differ(arch, label, mutants, tmp_path):
-    module, folder, calls = mutants[label]
-    unix = run_unix(module, str(folder), calls, tmp_path)
+    module, folder, calls, unix = mutants[label]
     qemu = qemu_run.run(arch, qemu_run.native_code(folder / f"{module}.py", arch, tmp_path), calls)
     assert differences(calls, unix, qemu), f"{label}: QEMU and the unix port agree"
 
@@ -406,7 +405,8 @@ def test_inspect_per_pass_is_the_inner_loop(arch):
     import qemu_inspect
 
     measured = qemu_inspect.measure(arch, ["dot_rows", "weighted_rows"])
+    loops = bench.inner_loops(arch)
     for name, (per_call, per_pass) in measured.items():
-        loop = bench.inner_loops(arch)[name]
+        loop = loops[name]
         assert loop["instructions"] - loop["forward_branches"] <= per_pass <= loop["instructions"]
         assert per_call > qemu_inspect.N * qemu_inspect.DIM // loop["unroll"] * per_pass
