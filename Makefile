@@ -11,7 +11,7 @@ BOARD ?= esp32
 PORT ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy flash repl record device-test fuzz vboard clean
+.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy flash repl record device-test fuzz vboard qemu-tools clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -31,7 +31,7 @@ else
 	$(PYTHON) tools/target.py demo.py --port $(PORT)
 endif
 
-test: lint $(STAMP) ## lint, then every host test (shim, unix port, mpy-cross, virtual board)
+test: lint $(STAMP) ## lint, then every host test (shim, unix port, mpy-cross, QEMU, virtual board)
 	$(BIN)/pytest -q host_tests
 
 lint: $(STAMP) ## ruff with micropython-lib's settings over firmware, tools and tests
@@ -89,12 +89,21 @@ bench: $(STAMP) ## speed and memory tables on the unix port, or on PORT=
 accuracy: $(STAMP) ## error of the exp2 and linear softmax against float, and their speed (PORT= for a board)
 	$(PYTHON) tools/target.py accuracy.py $(if $(PORT),--port $(PORT))
 
-inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc
+inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
 	$(PYTHON) tools/inspect_native.py --arch all firmware/attention/_kernels.py
 	$(PYTHON) tools/bench.py --loops
+	@echo
+	$(PYTHON) tools/qemu_inspect.py
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path), until Ctrl-C
 	$(PYTHON) tools/vboard.py
+
+QEMU_PACKAGES := qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32 code with (Debian/Ubuntu)
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends $(QEMU_PACKAGES)
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build dist .pytest_cache .hypothesis .ruff_cache

@@ -78,6 +78,7 @@ class RawCode:
     code: bytes  # machine code only (empty for bytecode)
     name: str | None = None
     children: list = field(default_factory=list)
+    data_size: int = 0  # viper rodata + bss bytes the code expects beside it
 
 
 class _Reader:
@@ -144,9 +145,9 @@ def _raw_code(r: _Reader, qstrs: list) -> RawCode:
         if kind == "asm":
             r.uint(), r.uint()  # n_pos_args, type_sig
         rodata = r.uint() if kind == "viper" and flags & 0x20 else 0
-        if kind == "viper" and flags & 0x40:
-            r.uint()  # bss size
+        bss = r.uint() if kind == "viper" and flags & 0x40 else 0
         r.bytes(rodata)
+        rc.data_size = rodata + bss
     if kind_len & 4:
         rc.children = [_raw_code(r, qstrs) for _ in range(r.uint())]
     while flags & 0x10 and (op := r.bytes(1)[0]) != 0xFF:  # relocations
