@@ -53,48 +53,64 @@ def dot_rows(
     """scores[i] = (sum(query[first + j] * int8(keys[first + i*stride + j]) for j < dim)) >> shift
 
     for i < n. query holds int32 values (see load_int8). The sum is exact in
-    int32 for dim < 131072; >> floors. keys and query come first because viper
-    keeps only the first locals in registers on the ESP32: the inner loop steps
-    these two pointers, eight elements at a time.
+    int32 for dim < 131072; >> floors. Viper keeps only the first two locals in
+    registers on the ESP32, so the inner loop uses both parameter slots: keys
+    steps along the key row, sixteen elements at a time, and query (read first)
+    then holds the running sum as a plain int; the query cursor qp is on the stack.
+    Sixteen, then four, then one element per pass.
     """
     sign = 1
     sign <<= 31
     low32 = sign + sign - 1
     q0 = int(query) + (first << 2)
-    query = ptr32(q0)
+    qp = ptr32(q0)
     qsum = 0
     j = 0
     while j < dim:
-        qsum += query[j]
+        qsum += qp[j]
         j += 1
     bias = qsum << 7  # sum q*k = sum q*(k + 128) - 128 * sum q
-    eights = dim & (0 - 8)
+    sixteens = dim & (0 - 16)
     row = int(keys) + first
     i = 0
     while i < n:
         keys = ptr8(row)
-        query = ptr32(q0)
-        end = row + eights
-        acc = 0
-        while int(keys) < end:
-            acc += (
-                query[0] * (keys[0] ^ 0x80)
-                + query[1] * (keys[1] ^ 0x80)
-                + query[2] * (keys[2] ^ 0x80)
-                + query[3] * (keys[3] ^ 0x80)
-                + query[4] * (keys[4] ^ 0x80)
-                + query[5] * (keys[5] ^ 0x80)
-                + query[6] * (keys[6] ^ 0x80)
-                + query[7] * (keys[7] ^ 0x80)
-            )
-            keys = ptr8(int(keys) + 8)
-            query = ptr32(int(query) + 32)
+        qp = ptr32(q0)
+        query = ptr32(0)  # the sum, in a register: a value, never accessed
+        end = row + sixteens
+        while end - int(keys):
+            query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
+            query = ptr32((keys[1] ^ 0x80) * qp[1] + int(query))
+            query = ptr32((keys[2] ^ 0x80) * qp[2] + int(query))
+            query = ptr32((keys[3] ^ 0x80) * qp[3] + int(query))
+            query = ptr32((keys[4] ^ 0x80) * qp[4] + int(query))
+            query = ptr32((keys[5] ^ 0x80) * qp[5] + int(query))
+            query = ptr32((keys[6] ^ 0x80) * qp[6] + int(query))
+            query = ptr32((keys[7] ^ 0x80) * qp[7] + int(query))
+            query = ptr32((keys[8] ^ 0x80) * qp[8] + int(query))
+            query = ptr32((keys[9] ^ 0x80) * qp[9] + int(query))
+            query = ptr32((keys[10] ^ 0x80) * qp[10] + int(query))
+            query = ptr32((keys[11] ^ 0x80) * qp[11] + int(query))
+            query = ptr32((keys[12] ^ 0x80) * qp[12] + int(query))
+            query = ptr32((keys[13] ^ 0x80) * qp[13] + int(query))
+            query = ptr32((keys[14] ^ 0x80) * qp[14] + int(query))
+            query = ptr32((keys[15] ^ 0x80) * qp[15] + int(query))
+            keys = ptr8(16 + int(keys))
+            qp = ptr32(64 + int(qp))
+        end = row + (dim & (0 - 4))
+        while end - int(keys):
+            query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
+            query = ptr32((keys[1] ^ 0x80) * qp[1] + int(query))
+            query = ptr32((keys[2] ^ 0x80) * qp[2] + int(query))
+            query = ptr32((keys[3] ^ 0x80) * qp[3] + int(query))
+            keys = ptr8(4 + int(keys))
+            qp = ptr32(16 + int(qp))
         end = row + dim
-        while int(keys) < end:
-            acc += query[0] * (keys[0] ^ 0x80)
-            keys = ptr8(int(keys) + 1)
-            query = ptr32(int(query) + 4)
-        acc = (((acc - bias) & low32) ^ sign) - sign
+        while end - int(keys):
+            query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
+            keys = ptr8(1 + int(keys))
+            qp = ptr32(4 + int(qp))
+        acc = (((int(query) - bias) & low32) ^ sign) - sign
         scores[i] = acc >> shift
         row += stride
         i += 1
