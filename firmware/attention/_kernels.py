@@ -236,22 +236,22 @@ def weighted_rows(
         values = ptr8(row)
         out = ptr32(o0)
         end = row + eights
-        while int(values) < end:
-            out[0] = out[0] + w * (values[0] ^ 0x80)
-            out[1] = out[1] + w * (values[1] ^ 0x80)
-            out[2] = out[2] + w * (values[2] ^ 0x80)
-            out[3] = out[3] + w * (values[3] ^ 0x80)
-            out[4] = out[4] + w * (values[4] ^ 0x80)
-            out[5] = out[5] + w * (values[5] ^ 0x80)
-            out[6] = out[6] + w * (values[6] ^ 0x80)
-            out[7] = out[7] + w * (values[7] ^ 0x80)
-            values = ptr8(int(values) + 8)
-            out = ptr32(int(out) + 32)
+        while end - int(values):
+            out[0] = (values[0] ^ 0x80) * w + out[0]
+            out[1] = (values[1] ^ 0x80) * w + out[1]
+            out[2] = (values[2] ^ 0x80) * w + out[2]
+            out[3] = (values[3] ^ 0x80) * w + out[3]
+            out[4] = (values[4] ^ 0x80) * w + out[4]
+            out[5] = (values[5] ^ 0x80) * w + out[5]
+            out[6] = (values[6] ^ 0x80) * w + out[6]
+            out[7] = (values[7] ^ 0x80) * w + out[7]
+            values = ptr8(8 + int(values))
+            out = ptr32(32 + int(out))
         end = row + dim
-        while int(values) < end:
-            out[0] = out[0] + w * (values[0] ^ 0x80)
-            values = ptr8(int(values) + 1)
-            out = ptr32(int(out) + 4)
+        while end - int(values):
+            out[0] = (values[0] ^ 0x80) * w + out[0]
+            values = ptr8(1 + int(values))
+            out = ptr32(4 + int(out))
         row += stride
         i += 1
     bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w
