@@ -263,65 +263,83 @@ def weighted_rows(
 
 
 @micropython.viper
-def linear_rows(keys: ptr8, sums: ptr32, values: ptr8, first: int, n: int, dim: int):
+def linear_rows(keys: ptr8, sums: ptr32, values: ptr8, first: int, n: int, dim: int, phi: ptr8):
     """Add rows first .. first + n - 1 of keys and values to the linear-attention sums.
 
     With phi(k) = max(k, 0) + 1 and s_t = sum(phi(keys[t*dim + j]) for j < dim):
       sums[j]       += sum(s_t * int8(values[t*dim + j]) for each row t)   (context, low word)
       sums[dim + j] += sum(phi(keys[t*dim + j]) for each row t)           (key sums, low word)
-    The caller keeps n small enough for these to stay inside int32. keys and sums
-    are the cursors of both inner loops (viper keeps the first locals in registers):
-    over a key row and the key sums, then over a value row and the context sums.
+    phi(k) is read from the table phi: phi[u] for the byte u of k, which must hold
+    u + 1 for u < 128 and 1 for u >= 128 (negative k). The caller keeps n small
+    enough for the sums to stay inside int32. Viper keeps the first two locals in
+    registers on the ESP32: over a key row, keys is the cursor and sums holds phi(k)
+    as a plain int (the key-sum cursor ks and s are on the stack); over a value row,
+    keys and sums are the cursors. Eight elements per pass, then one.
     """
     context = int(sums)
     key_row = int(keys) + first * dim
     value_row = int(values) + first * dim
-    quads = dim & (0 - 4)
+    eights = dim & (0 - 8)
     total = 0
     t = 0
     while t < n:
         keys = ptr8(key_row)
-        sums = ptr32(context + (dim << 2))
-        end = key_row + quads
+        ks = ptr32(context + (dim << 2))
+        end = key_row + eights
         s = 0
-        while int(keys) < end:
-            # phi(k) for a byte u: u < 128 gives u + 1, u >= 128 (negative) gives 1
-            p = (keys[0] & ((keys[0] >> 7) - 1)) + 1
-            sums[0] = sums[0] + p
-            s += p
-            p = (keys[1] & ((keys[1] >> 7) - 1)) + 1
-            sums[1] = sums[1] + p
-            s += p
-            p = (keys[2] & ((keys[2] >> 7) - 1)) + 1
-            sums[2] = sums[2] + p
-            s += p
-            p = (keys[3] & ((keys[3] >> 7) - 1)) + 1
-            sums[3] = sums[3] + p
-            s += p
-            keys = ptr8(int(keys) + 4)
-            sums = ptr32(int(sums) + 16)
+        while end - int(keys):
+            sums = ptr32(phi[keys[0]])
+            ks[0] = ks[0] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[1]])
+            ks[1] = ks[1] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[2]])
+            ks[2] = ks[2] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[3]])
+            ks[3] = ks[3] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[4]])
+            ks[4] = ks[4] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[5]])
+            ks[5] = ks[5] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[6]])
+            ks[6] = ks[6] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[7]])
+            ks[7] = ks[7] + int(sums)
+            s = s + int(sums)
+            keys = ptr8(8 + int(keys))
+            ks = ptr32(32 + int(ks))
         end = key_row + dim
-        while int(keys) < end:
-            p = (keys[0] & ((keys[0] >> 7) - 1)) + 1
-            sums[0] = sums[0] + p
-            s += p
-            keys = ptr8(int(keys) + 1)
-            sums = ptr32(int(sums) + 4)
+        while end - int(keys):
+            sums = ptr32(phi[keys[0]])
+            ks[0] = ks[0] + int(sums)
+            s = s + int(sums)
+            keys = ptr8(1 + int(keys))
+            ks = ptr32(4 + int(ks))
         keys = ptr8(value_row)  # the same cursor, now over the value row
         sums = ptr32(context)
-        end = value_row + quads
-        while int(keys) < end:
-            sums[0] = sums[0] + s * (keys[0] ^ 0x80)
-            sums[1] = sums[1] + s * (keys[1] ^ 0x80)
-            sums[2] = sums[2] + s * (keys[2] ^ 0x80)
-            sums[3] = sums[3] + s * (keys[3] ^ 0x80)
-            keys = ptr8(int(keys) + 4)
-            sums = ptr32(int(sums) + 16)
+        end = value_row + eights
+        while end - int(keys):
+            sums[0] = (keys[0] ^ 0x80) * s + sums[0]
+            sums[1] = (keys[1] ^ 0x80) * s + sums[1]
+            sums[2] = (keys[2] ^ 0x80) * s + sums[2]
+            sums[3] = (keys[3] ^ 0x80) * s + sums[3]
+            sums[4] = (keys[4] ^ 0x80) * s + sums[4]
+            sums[5] = (keys[5] ^ 0x80) * s + sums[5]
+            sums[6] = (keys[6] ^ 0x80) * s + sums[6]
+            sums[7] = (keys[7] ^ 0x80) * s + sums[7]
+            keys = ptr8(8 + int(keys))
+            sums = ptr32(32 + int(sums))
         end = value_row + dim
-        while int(keys) < end:
-            sums[0] = sums[0] + s * (keys[0] ^ 0x80)
-            keys = ptr8(int(keys) + 1)
-            sums = ptr32(int(sums) + 4)
+        while end - int(keys):
+            sums[0] = (keys[0] ^ 0x80) * s + sums[0]
+            keys = ptr8(1 + int(keys))
+            sums = ptr32(4 + int(sums))
         key_row += dim
         value_row += dim
         total += s

@@ -8,6 +8,8 @@ from . import _check, _kernels
 
 _ROW_BUDGET = const(65536)  # rows * dim per kernel call: keeps the low words inside int32
 _HALF = const(32768)
+# phi of an int8 by its byte u (two's complement), for _kernels.linear_rows.
+_PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))
 
 
 def _phi(x):
@@ -102,7 +104,7 @@ class LinearAttention:
         first = 0
         while first < n:
             count = min(self._block, n - first)
-            _kernels.linear_rows(keys, sums, values, first, count, dim)
+            _kernels.linear_rows(keys, sums, values, first, count, dim, _PHI)
             if _kernels.carry16(sums, 2 * dim):
                 self._halve()
             first += count
