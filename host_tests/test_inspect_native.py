@@ -125,3 +125,71 @@ def test_cli_table_json_and_disasm(sample, capsys):
     text = capsys.readouterr().out
     assert "L0>" in text and "L0^" in text and "(back edge)" in text and "entry" in text
     assert insp.main(["--disasm", "nope", str(sample)]) == 1
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_work_per_pass_is_read_from_the_code(sample, arch):
+    funcs = {f["function"]: f for f in insp.inspect_file(sample, arch)}
+    dot, fill = funcs["dot"]["loops"][0], funcs["fill"]["loops"][0]
+    assert (dot["muls"], dot["memory_loads"], dot["memory_stores"]) == (1, 2, 0)
+    assert (dot["work"], dot["unit"]) == (1, "mac")
+    assert (fill["muls"], fill["memory_stores"], fill["work"], fill["unit"]) == (0, 1, 1, "elem")
+    assert insp.per_work(dot) == dot["instructions"]
+    assert "label" not in dot  # the sample file has no annotations
+
+
+def test_annotations_name_the_loops_or_say_they_are_stale():
+    loops = [{"work": 3, "unit": "mac"}, {"work": 1, "unit": "elem"}]
+    insp.annotate("_kernels", "dot_rows", loops)  # four loops annotated, two here
+    assert [lp["label"] for lp in loops] == ["annotation stale"] * 2
+    assert loops[0]["work"] == 3
+    loops = [{"work": 1, "unit": "elem"}]
+    insp.annotate("_kernels", "carry16", loops)
+    assert loops == [{"work": 1, "unit": "elem", "label": "carry"}]
+    insp.annotate("other", "carry16", loops := [{"work": 2, "unit": "elem"}])
+    assert loops == [{"work": 2, "unit": "elem"}]
+
+
+def test_table_prints_every_loop_with_its_work(sample, capsys):
+    assert insp.main(["--arch", "xtensawin", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "per pass" in out and "insns/unit" in out
+    assert "1 mac" in out and "1 elem" in out
+    # `while i < n` makes a boolean, then branches on it: marked on xtensawin
+    assert "branches inside" in out
+
+
+# Inner-loop targets, in executed instructions per multiply-accumulate (per element for
+# the key sums), on every arch: (kernel, what the loop does, most instructions per unit).
+KERNELS = Path(__file__).resolve().parents[1] / "firmware" / "attention" / "_kernels.py"
+TARGETS = [
+    ("dot_rows", "mac", 11.5),
+    ("weighted_rows", "mac", 13.5),
+    ("linear_rows", "mac", 13.5),  # the context sums
+    ("linear_rows", "elem", 26.0),  # the key sums: a store per element, no multiply
+]
+
+
+@pytest.fixture(scope="module")
+def kernel_loops():
+    return {
+        arch: {name: loops for name, _, _, loops in insp.analyse(KERNELS, arch)} for arch in ARCHS
+    }
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("kernel,unit,most", TARGETS)
+def test_kernel_inner_loops_meet_their_targets(kernel_loops, arch, kernel, unit, most):
+    """The widest loop of its kind (most multiplies, or most stores among loops without
+    one) has no branch inside, so its static count is what a pass executes."""
+    loops = kernel_loops[arch][kernel]
+    if unit == "mac":
+        loop = max(loops, key=lambda lp: lp["muls"])
+        work = loop["muls"]
+    else:
+        loop = max((lp for lp in loops if not lp["muls"]), key=lambda lp: lp["memory_stores"])
+        work = loop["memory_stores"]
+    assert work >= 4, f"{kernel} [{arch}]: no unrolled {unit} loop found"
+    assert loop["forward_branches"] == 0, f"{kernel} [{arch}]: a branch inside the loop"
+    per = loop["instructions"] / work
+    assert per <= most, f"{kernel} [{arch}]: {per:.2f} instructions per {unit} > {most}"

@@ -91,6 +91,8 @@ def junk(rng, size):
 
 
 EXP2_TABLE = struct.pack("<65i", *(round(65536 * 2 ** (-k / 64)) for k in range(65)))
+# phi(k) = max(k, 0) + 1 of the int8 k whose byte is u, as linear_rows takes it
+PHI_TABLE = bytes(u + 1 if u < 128 else 1 for u in range(256))
 
 
 def _rows(rng, case):
@@ -146,7 +148,7 @@ def cases_linear_rows(rng, case, mode):
     n, dim = _rows(rng, case)
     first = rng.randint(0, 2)
     keys, values = int8s(rng, (first + n) * dim, mode), int8s(rng, (first + n) * dim, mode)
-    return [keys, int32s(rng, 2 * dim, mode), values, first, n, dim]
+    return [keys, int32s(rng, 2 * dim, mode), values, first, n, dim, PHI_TABLE]
 
 
 def _carried(rng, dim, mode, contexts):

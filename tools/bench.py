@@ -31,11 +31,11 @@ UNROLL = {
     "load_int8": 1,
     "copy8": 1,
     "fill": 1,
-    "dot_rows": 8,
+    "dot_rows": 16,
     "softmax_q8": 1,
     "softmax_exp2": 1,
     "weighted_rows": 8,
-    "linear_rows": 4,
+    "linear_rows": 8,
     "carry16": 1,
     "linear_finish": 1,
 }

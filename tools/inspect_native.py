@@ -31,7 +31,13 @@ target). Every branch or jump to a lower-or-equal address gives a range [target,
 innermost loops are the ranges that contain no other range. Per loop: static instruction
 count of the range, stack loads/stores (base a1 / sp), calls (callN/callxN, jal/jalr) and
 forward branches (a body with an if, or viper's compare idiom: the count is then static,
-not the executed path).
+not the executed path; the table marks such loops "branches inside").
+
+Work per pass: multiplies (mull, mul) count as multiply-accumulates; a loop without
+one does an element per store to memory (any base but the stack), or, storing nothing,
+per load from memory. ANNOTATIONS names the loops of the package's kernels and corrects
+these counts where a kernel does more than one of them per element; the table prints
+each loop's work per pass and its instructions per unit of work.
 """
 
 import argparse
@@ -205,9 +211,13 @@ def native_functions(rc: RawCode, prefix: str = ""):
 
 
 # --- disassembly -------------------------------------------------------------------------
-Insn = namedtuple("Insn", "addr size mnem ops target kind")  # kind: '', call, ld, st, data
+# kind: '', call, ld / st (stack), mld / mst (memory through another base), mul, data
+Insn = namedtuple("Insn", "addr size mnem ops target kind")
 XT_LOADS = {"l8ui", "l16ui", "l16si", "l32i", "l32i.n", "l32ai"}
 XT_STORES = {"s8i", "s16i", "s32i", "s32i.n", "s32ri", "s32c1i"}
+RV_LOADS = {"lb", "lbu", "lh", "lhu", "lw", "c.lw"}
+RV_STORES = {"sb", "sh", "sw", "c.sw"}
+MULS = {"mull", "mul", "c.mul"}  # the multiply viper emits for `a * b` (xtensawin, rv32imc)
 XT_REL = re.compile(r"\. ([+-])\s*(0x[0-9a-f]+|\d+)$")
 RV_BRANCHES = {
     "beq",
@@ -253,9 +263,12 @@ def _classify(addr, mnem, ops, arch, auipc):
             return None, "call"
         if m and (mnem == "j" or mnem.startswith(("b", "loop"))):
             return addr + int(m.group(2), 0) * (1 if m.group(1) == "+" else -1), ""
-        if len(parts) == 3 and parts[1] in ("a1", "sp"):
-            return None, "ld" if mnem in XT_LOADS else "st" if mnem in XT_STORES else ""
-        return None, ""
+        if len(parts) == 3 and mnem in XT_LOADS | XT_STORES:
+            stack = parts[1] in ("a1", "sp")
+            return None, (
+                "ld" if stack else "mld"
+            ) if mnem in XT_LOADS else "st" if stack else "mst"
+        return None, "mul" if mnem in MULS else ""
     if mnem in ("jal", "jalr"):
         return None, "call"
     if mnem in RV_BRANCHES:
@@ -269,9 +282,10 @@ def _classify(addr, mnem, ops, arch, auipc):
     if mnem == "jr" and base in auipc:
         return auipc[base] + int(off, 0), ""
     auipc.pop(parts[0], None)
-    if m and base == "sp" and mnem[0] in "ls" and mnem[:2] != "sl":
-        return None, "ld" if mnem[0] == "l" else "st"
-    return None, ""
+    if m and mnem in RV_LOADS | RV_STORES:
+        stack = base == "sp"
+        return None, ("ld" if stack else "mld") if mnem in RV_LOADS else "st" if stack else "mst"
+    return None, "mul" if mnem in MULS else ""
 
 
 def disassemble(code: bytes, arch: str) -> list[Insn]:
@@ -315,9 +329,88 @@ def find_loops(insns: list[Insn]) -> list[dict]:
                 "stack_stores": sum(i.kind == "st" for i in body),
                 "calls": sum(i.kind == "call" for i in body),
                 "forward_branches": sum(i.target is not None and i.target > i.addr for i in body),
+                "muls": sum(i.kind == "mul" for i in body),
+                "memory_loads": sum(i.kind == "mld" for i in body),
+                "memory_stores": sum(i.kind == "mst" for i in body),
             }
         )
+        loops[-1].update(zip(("work", "unit"), infer_work(loops[-1])))
     return loops
+
+
+def infer_work(loop: dict) -> tuple:
+    """(count, unit) of the work one pass of a loop does, read from its instructions.
+
+    Multiplies are multiply-accumulates ('mac'); without any, each store to memory
+    (not the stack) is an element ('elem'), and without stores each load from memory
+    (a reduction). (None, '') when the loop touches no memory. A guess: ANNOTATIONS
+    corrects it where a kernel does more than one of these per element.
+    """
+    for key, unit in (("muls", "mac"), ("memory_stores", "elem"), ("memory_loads", "elem")):
+        if loop[key]:
+            return loop[key], unit
+    return None, ""
+
+
+# What each innermost loop of a file's functions does per pass, in address order:
+# (label, count, unit), unit 'mac' (multiply-accumulates), 'elem' (elements) or 'iter'
+# (iterations of a loop that is not over elements). Keyed by file stem, then function.
+# A function whose loops no longer match its entry (a loop added or removed) keeps the
+# inferred counts and is marked 'annotation stale' in the table.
+ANNOTATIONS = {
+    "_kernels": {
+        "load_int8": [("copy", 1, "elem")],
+        "copy8": [("copy", 1, "elem")],
+        "fill": [("fill", 1, "elem")],
+        "dot_rows": [
+            ("query sum", 1, "elem"),
+            ("dot x16", 16, "mac"),
+            ("dot x4", 4, "mac"),
+            ("dot tail", 1, "mac"),
+        ],
+        "softmax_q8": [("max", 1, "elem"), ("weights", 1, "elem"), ("normalise", 1, "elem")],
+        "softmax_exp2": [
+            ("max", 1, "elem"),
+            ("halvings", 1, "iter"),
+            ("weights", 1, "elem"),
+            ("normalise", 1, "elem"),
+        ],
+        "weighted_rows": [
+            ("zero", 1, "elem"),
+            ("weighted x8", 8, "mac"),
+            ("weighted tail", 1, "mac"),
+            ("unbias, >> 8", 1, "elem"),
+        ],
+        "linear_rows": [
+            ("key sums x8", 8, "elem"),
+            ("key sums tail", 1, "elem"),
+            ("context x8", 8, "mac"),
+            ("context tail", 1, "mac"),
+            ("unbias", 1, "elem"),
+        ],
+        "carry16": [("carry", 1, "elem")],
+        "linear_finish": [("denominator", 1, "elem"), ("range", 1, "elem"), ("divide", 1, "elem")],
+        "linear_finish_scaled": [
+            ("bit length", 1, "iter"),
+            ("log2 dim", 1, "iter"),
+            ("denominator", 1, "elem"),
+            ("divide", 1, "elem"),
+        ],
+    },
+}
+
+
+def annotate(stem: str, name: str, loops: list[dict]) -> None:
+    """Set each loop's label, work and unit from ANNOTATIONS (when it has this function)."""
+    notes = ANNOTATIONS.get(stem, {}).get(name)
+    if notes is None:
+        return
+    if len(notes) != len(loops):
+        for lp in loops:
+            lp["label"] = "annotation stale"
+        return
+    for lp, (label, count, unit) in zip(loops, notes):
+        lp.update(label=label, work=count, unit=unit)
 
 
 # --- driver --------------------------------------------------------------------------------
@@ -352,11 +445,13 @@ def analyse(path, arch: str, build_dir=None) -> list[tuple[str, RawCode, list, l
     mpy_arch, root = read_mpy(data)
     if mpy_arch not in (arch, "none"):
         raise MpyError(f"{path}: .mpy holds {mpy_arch} code, not {arch}")
-    return [
-        (name, rc, insns, find_loops(insns))
-        for name, rc in native_functions(root)
-        for insns in [disassemble(rc.code, arch)]
-    ]
+    out = []
+    for name, rc in native_functions(root):
+        insns = disassemble(rc.code, arch)
+        loops = find_loops(insns)
+        annotate(path.stem, name, loops)
+        out.append((name, rc, insns, loops))
+    return out
 
 
 def _summary(analysed) -> list[dict]:
@@ -368,34 +463,56 @@ def _summary(analysed) -> list[dict]:
 
 def inspect_file(path, arch: str, build_dir=None) -> list[dict]:
     """[{function, kind, size, loops: [{start, end, instructions, stack_loads, stack_stores,
-    calls, forward_branches}]}] for each viper/native/asm function of a .py (or .mpy) file."""
+    calls, forward_branches, muls, memory_loads, memory_stores, work, unit[, label]}]}]
+    for each viper/native/asm function of a .py (or .mpy) file."""
     return _summary(analyse(path, arch, build_dir))
+
+
+def per_work(loop: dict):
+    """Instructions per unit of work (per MAC, element or iteration), or None."""
+    return loop["instructions"] / loop["work"] if loop.get("work") else None
 
 
 def format_table(path, arch: str, funcs: list[dict]) -> str:
     cols = ("instructions", "stack_loads", "stack_stores", "calls", "forward_branches")
-    rows = [("function", "kind", "loop", "insns", "sp-ld", "sp-st", "calls", "fwd-br")]
+    head = ("function", "kind", "loop", "does", "insns", "per pass", "insns/unit")
+    rows = [(*head, "sp-ld", "sp-st", "calls", "fwd-br", "")]
     for f in funcs:
-        rows += [
-            (
-                f["function"],
-                f["kind"],
-                f"0x{lp['start']:03x}-0x{lp['end']:03x}",
-                *(str(lp[c]) for c in cols),
+        for lp in f["loops"]:
+            per = per_work(lp)
+            rows.append(
+                (
+                    f["function"],
+                    f["kind"],
+                    f"0x{lp['start']:03x}-0x{lp['end']:03x}",
+                    lp.get("label", ""),
+                    str(lp["instructions"]),
+                    f"{lp['work']} {lp['unit']}" if lp["work"] else "?",
+                    "" if per is None else f"{per:.2f}",
+                    *(str(lp[c]) for c in cols[1:]),
+                    "branches inside" if lp["forward_branches"] else "",
+                )
             )
-            for lp in f["loops"]
-        ]
-        rows += [] if f["loops"] else [(f["function"], f["kind"], "no loop", *[""] * 5)]
+        rows += [] if f["loops"] else [(f["function"], f["kind"], "no loop", *[""] * 9)]
     widths = [max(map(len, col)) for col in zip(*rows)]
     lines = [f"{path} [{arch}]"] + [
         "  "
         + "  ".join(
-            c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+            c.ljust(w) if i < 4 or i == len(r) - 1 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths))
         ).rstrip()
         for r in rows
     ]
+    lines.append(
+        "  insns: static instructions of the loop, which a pass executes when fwd-br is 0;"
+        "\n  per pass: the multiply-accumulates (mac), elements or iterations of one pass;"
+        "\n  insns/unit = insns / per pass."
+    )
     if any(lp["forward_branches"] for f in funcs for lp in f["loops"]):
-        lines.append("  fwd-br > 0: the range holds conditional code; insns is its static size")
+        lines.append(
+            "  branches inside (fwd-br > 0): the range holds conditional code (an if, or a"
+            " comparison\n  made into a boolean): insns is its static size, not the executed path."
+        )
     return "\n".join(lines)
 
 

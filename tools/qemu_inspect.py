@@ -41,6 +41,7 @@ def _carried(rng, dim):
 
 
 EXP2 = struct.pack("<65i", *(round(65536 * 2 ** (-k / 64)) for k in range(65)))
+PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))  # phi by byte, for linear_rows
 # name: (kind, arguments for size n and width d). 'rows' kernels loop over n rows of d.
 WORKLOADS = {
     "load_int8": ("flat", lambda r, n, d: [bytes(4 * n), _int8(r, n), n]),
@@ -58,7 +59,7 @@ WORKLOADS = {
     ),
     "linear_rows": (
         "rows",
-        lambda r, n, d: [_int8(r, n * d), bytes(8 * d), _int8(r, n * d), 0, n, d],
+        lambda r, n, d: [_int8(r, n * d), bytes(8 * d), _int8(r, n * d), 0, n, d, PHI],
     ),
     "carry16": ("flat", lambda r, n, d: [_int32(r, 2 * n, -(2**20), 2**20), n]),
     "linear_finish": ("flat", lambda r, n, d: [bytes(4 * n), _int8(r, n), _carried(r, n), n]),

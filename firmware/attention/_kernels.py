@@ -53,48 +53,64 @@ def dot_rows(
     """scores[i] = (sum(query[first + j] * int8(keys[first + i*stride + j]) for j < dim)) >> shift
 
     for i < n. query holds int32 values (see load_int8). The sum is exact in
-    int32 for dim < 131072; >> floors. keys and query come first because viper
-    keeps only the first locals in registers on the ESP32: the inner loop steps
-    these two pointers, eight elements at a time.
+    int32 for dim < 131072; >> floors. Viper keeps only the first two locals in
+    registers on the ESP32, so the inner loop uses both parameter slots: keys
+    steps along the key row, sixteen elements at a time, and query (read first)
+    then holds the running sum as a plain int; the query cursor qp is on the stack.
+    Sixteen, then four, then one element per pass.
     """
     sign = 1
     sign <<= 31
     low32 = sign + sign - 1
     q0 = int(query) + (first << 2)
-    query = ptr32(q0)
+    qp = ptr32(q0)
     qsum = 0
     j = 0
     while j < dim:
-        qsum += query[j]
+        qsum += qp[j]
         j += 1
     bias = qsum << 7  # sum q*k = sum q*(k + 128) - 128 * sum q
-    eights = dim & (0 - 8)
+    sixteens = dim & (0 - 16)
     row = int(keys) + first
     i = 0
     while i < n:
         keys = ptr8(row)
-        query = ptr32(q0)
-        end = row + eights
-        acc = 0
-        while int(keys) < end:
-            acc += (
-                query[0] * (keys[0] ^ 0x80)
-                + query[1] * (keys[1] ^ 0x80)
-                + query[2] * (keys[2] ^ 0x80)
-                + query[3] * (keys[3] ^ 0x80)
-                + query[4] * (keys[4] ^ 0x80)
-                + query[5] * (keys[5] ^ 0x80)
-                + query[6] * (keys[6] ^ 0x80)
-                + query[7] * (keys[7] ^ 0x80)
-            )
-            keys = ptr8(int(keys) + 8)
-            query = ptr32(int(query) + 32)
+        qp = ptr32(q0)
+        query = ptr32(0)  # the sum, in a register: a value, never accessed
+        end = row + sixteens
+        while end - int(keys):
+            query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
+            query = ptr32((keys[1] ^ 0x80) * qp[1] + int(query))
+            query = ptr32((keys[2] ^ 0x80) * qp[2] + int(query))
+            query = ptr32((keys[3] ^ 0x80) * qp[3] + int(query))
+            query = ptr32((keys[4] ^ 0x80) * qp[4] + int(query))
+            query = ptr32((keys[5] ^ 0x80) * qp[5] + int(query))
+            query = ptr32((keys[6] ^ 0x80) * qp[6] + int(query))
+            query = ptr32((keys[7] ^ 0x80) * qp[7] + int(query))
+            query = ptr32((keys[8] ^ 0x80) * qp[8] + int(query))
+            query = ptr32((keys[9] ^ 0x80) * qp[9] + int(query))
+            query = ptr32((keys[10] ^ 0x80) * qp[10] + int(query))
+            query = ptr32((keys[11] ^ 0x80) * qp[11] + int(query))
+            query = ptr32((keys[12] ^ 0x80) * qp[12] + int(query))
+            query = ptr32((keys[13] ^ 0x80) * qp[13] + int(query))
+            query = ptr32((keys[14] ^ 0x80) * qp[14] + int(query))
+            query = ptr32((keys[15] ^ 0x80) * qp[15] + int(query))
+            keys = ptr8(16 + int(keys))
+            qp = ptr32(64 + int(qp))
+        end = row + (dim & (0 - 4))
+        while end - int(keys):
+            query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
+            query = ptr32((keys[1] ^ 0x80) * qp[1] + int(query))
+            query = ptr32((keys[2] ^ 0x80) * qp[2] + int(query))
+            query = ptr32((keys[3] ^ 0x80) * qp[3] + int(query))
+            keys = ptr8(4 + int(keys))
+            qp = ptr32(16 + int(qp))
         end = row + dim
-        while int(keys) < end:
-            acc += query[0] * (keys[0] ^ 0x80)
-            keys = ptr8(int(keys) + 1)
-            query = ptr32(int(query) + 4)
-        acc = (((acc - bias) & low32) ^ sign) - sign
+        while end - int(keys):
+            query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
+            keys = ptr8(1 + int(keys))
+            qp = ptr32(4 + int(qp))
+        acc = (((int(query) - bias) & low32) ^ sign) - sign
         scores[i] = acc >> shift
         row += stride
         i += 1
@@ -220,22 +236,22 @@ def weighted_rows(
         values = ptr8(row)
         out = ptr32(o0)
         end = row + eights
-        while int(values) < end:
-            out[0] = out[0] + w * (values[0] ^ 0x80)
-            out[1] = out[1] + w * (values[1] ^ 0x80)
-            out[2] = out[2] + w * (values[2] ^ 0x80)
-            out[3] = out[3] + w * (values[3] ^ 0x80)
-            out[4] = out[4] + w * (values[4] ^ 0x80)
-            out[5] = out[5] + w * (values[5] ^ 0x80)
-            out[6] = out[6] + w * (values[6] ^ 0x80)
-            out[7] = out[7] + w * (values[7] ^ 0x80)
-            values = ptr8(int(values) + 8)
-            out = ptr32(int(out) + 32)
+        while end - int(values):
+            out[0] = (values[0] ^ 0x80) * w + out[0]
+            out[1] = (values[1] ^ 0x80) * w + out[1]
+            out[2] = (values[2] ^ 0x80) * w + out[2]
+            out[3] = (values[3] ^ 0x80) * w + out[3]
+            out[4] = (values[4] ^ 0x80) * w + out[4]
+            out[5] = (values[5] ^ 0x80) * w + out[5]
+            out[6] = (values[6] ^ 0x80) * w + out[6]
+            out[7] = (values[7] ^ 0x80) * w + out[7]
+            values = ptr8(8 + int(values))
+            out = ptr32(32 + int(out))
         end = row + dim
-        while int(values) < end:
-            out[0] = out[0] + w * (values[0] ^ 0x80)
-            values = ptr8(int(values) + 1)
-            out = ptr32(int(out) + 4)
+        while end - int(values):
+            out[0] = (values[0] ^ 0x80) * w + out[0]
+            values = ptr8(1 + int(values))
+            out = ptr32(4 + int(out))
         row += stride
         i += 1
     bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w
@@ -247,65 +263,83 @@ def weighted_rows(
 
 
 @micropython.viper
-def linear_rows(keys: ptr8, sums: ptr32, values: ptr8, first: int, n: int, dim: int):
+def linear_rows(keys: ptr8, sums: ptr32, values: ptr8, first: int, n: int, dim: int, phi: ptr8):
     """Add rows first .. first + n - 1 of keys and values to the linear-attention sums.
 
     With phi(k) = max(k, 0) + 1 and s_t = sum(phi(keys[t*dim + j]) for j < dim):
       sums[j]       += sum(s_t * int8(values[t*dim + j]) for each row t)   (context, low word)
       sums[dim + j] += sum(phi(keys[t*dim + j]) for each row t)           (key sums, low word)
-    The caller keeps n small enough for these to stay inside int32. keys and sums
-    are the cursors of both inner loops (viper keeps the first locals in registers):
-    over a key row and the key sums, then over a value row and the context sums.
+    phi(k) is read from the table phi: phi[u] for the byte u of k, which must hold
+    u + 1 for u < 128 and 1 for u >= 128 (negative k). The caller keeps n small
+    enough for the sums to stay inside int32. Viper keeps the first two locals in
+    registers on the ESP32: over a key row, keys is the cursor and sums holds phi(k)
+    as a plain int (the key-sum cursor ks and s are on the stack); over a value row,
+    keys and sums are the cursors. Eight elements per pass, then one.
     """
     context = int(sums)
     key_row = int(keys) + first * dim
     value_row = int(values) + first * dim
-    quads = dim & (0 - 4)
+    eights = dim & (0 - 8)
     total = 0
     t = 0
     while t < n:
         keys = ptr8(key_row)
-        sums = ptr32(context + (dim << 2))
-        end = key_row + quads
+        ks = ptr32(context + (dim << 2))
+        end = key_row + eights
         s = 0
-        while int(keys) < end:
-            # phi(k) for a byte u: u < 128 gives u + 1, u >= 128 (negative) gives 1
-            p = (keys[0] & ((keys[0] >> 7) - 1)) + 1
-            sums[0] = sums[0] + p
-            s += p
-            p = (keys[1] & ((keys[1] >> 7) - 1)) + 1
-            sums[1] = sums[1] + p
-            s += p
-            p = (keys[2] & ((keys[2] >> 7) - 1)) + 1
-            sums[2] = sums[2] + p
-            s += p
-            p = (keys[3] & ((keys[3] >> 7) - 1)) + 1
-            sums[3] = sums[3] + p
-            s += p
-            keys = ptr8(int(keys) + 4)
-            sums = ptr32(int(sums) + 16)
+        while end - int(keys):
+            sums = ptr32(phi[keys[0]])
+            ks[0] = ks[0] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[1]])
+            ks[1] = ks[1] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[2]])
+            ks[2] = ks[2] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[3]])
+            ks[3] = ks[3] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[4]])
+            ks[4] = ks[4] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[5]])
+            ks[5] = ks[5] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[6]])
+            ks[6] = ks[6] + int(sums)
+            s = s + int(sums)
+            sums = ptr32(phi[keys[7]])
+            ks[7] = ks[7] + int(sums)
+            s = s + int(sums)
+            keys = ptr8(8 + int(keys))
+            ks = ptr32(32 + int(ks))
         end = key_row + dim
-        while int(keys) < end:
-            p = (keys[0] & ((keys[0] >> 7) - 1)) + 1
-            sums[0] = sums[0] + p
-            s += p
-            keys = ptr8(int(keys) + 1)
-            sums = ptr32(int(sums) + 4)
+        while end - int(keys):
+            sums = ptr32(phi[keys[0]])
+            ks[0] = ks[0] + int(sums)
+            s = s + int(sums)
+            keys = ptr8(1 + int(keys))
+            ks = ptr32(4 + int(ks))
         keys = ptr8(value_row)  # the same cursor, now over the value row
         sums = ptr32(context)
-        end = value_row + quads
-        while int(keys) < end:
-            sums[0] = sums[0] + s * (keys[0] ^ 0x80)
-            sums[1] = sums[1] + s * (keys[1] ^ 0x80)
-            sums[2] = sums[2] + s * (keys[2] ^ 0x80)
-            sums[3] = sums[3] + s * (keys[3] ^ 0x80)
-            keys = ptr8(int(keys) + 4)
-            sums = ptr32(int(sums) + 16)
+        end = value_row + eights
+        while end - int(keys):
+            sums[0] = (keys[0] ^ 0x80) * s + sums[0]
+            sums[1] = (keys[1] ^ 0x80) * s + sums[1]
+            sums[2] = (keys[2] ^ 0x80) * s + sums[2]
+            sums[3] = (keys[3] ^ 0x80) * s + sums[3]
+            sums[4] = (keys[4] ^ 0x80) * s + sums[4]
+            sums[5] = (keys[5] ^ 0x80) * s + sums[5]
+            sums[6] = (keys[6] ^ 0x80) * s + sums[6]
+            sums[7] = (keys[7] ^ 0x80) * s + sums[7]
+            keys = ptr8(8 + int(keys))
+            sums = ptr32(32 + int(sums))
         end = value_row + dim
-        while int(keys) < end:
-            sums[0] = sums[0] + s * (keys[0] ^ 0x80)
-            keys = ptr8(int(keys) + 1)
-            sums = ptr32(int(sums) + 4)
+        while end - int(keys):
+            sums[0] = (keys[0] ^ 0x80) * s + sums[0]
+            keys = ptr8(1 + int(keys))
+            sums = ptr32(4 + int(sums))
         key_row += dim
         value_row += dim
         total += s

@@ -13,6 +13,8 @@ _UPDATE = _check.kinds(0, 0, INT8, INT8)  # keys and values where forward() has 
 _ATTEND = _check.kinds(INT32, INT8)
 _FORWARD = _check.kinds(INT32, INT8, INT8, INT8)
 _FORWARD_NAMES = ("output", "query", "keys", "values")
+# phi of an int8 by its byte u (two's complement), for _kernels.linear_rows.
+_PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))
 
 
 def _phi(x):
@@ -120,7 +122,7 @@ class LinearAttention:
         first = 0
         while first < n:
             count = min(self._block, n - first)
-            _kernels.linear_rows(keys, sums, values, first, count, dim)
+            _kernels.linear_rows(keys, sums, values, first, count, dim, _PHI)
             if _kernels.carry16(sums, 2 * dim):
                 self._halve()
             first += count

@@ -8,6 +8,7 @@ what a 32-bit ESP32 computes:
 - pointers have addresses: `int(p)` gives one and `ptr8(address)` finds the buffer
   again, in a simulated address space where every access is bounds-checked
   (an out-of-bounds access raises IndexError: on a board it would corrupt memory);
+  a pointer made from an int inside no buffer is only that int until it is accessed;
 - int literals outside +-2**30 are refused when the function is defined, as
   mpy-cross refuses them;
 - arguments annotated `int` are truncated to a machine word, and a `-> int`
@@ -173,11 +174,16 @@ class _Pointer:
                 if start <= target <= end:
                     self.view, self.base, self.address = view, start, target
                     return
-            raise IndexError("viper: address 0x%x is in no buffer" % target)
+            # Any int makes a pointer (viper only relabels the word, so a kernel may
+            # keep a plain value in a pointer-typed local); an access through it fails.
+            self.view, self.base, self.address = None, target, target
+            return
         self.base, self.view = _region_of(target)
         self.address = self.base
 
     def _offset(self, index):
+        if self.view is None:
+            raise IndexError("viper: address 0x%x is in no buffer" % self.address)
         offset = self.address - self.base + _wrap(index) * self.width
         if offset < 0 or offset + self.width > len(self.view):
             raise IndexError(
