@@ -93,5 +93,5 @@ inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xt
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path), until Ctrl-C
 	$(PYTHON) tools/vboard.py
 
-clean: ## remove build outputs (keeps .venv)
-	rm -rf build dist .pytest_cache .hypothesis .ruff_cache
+clean: ## remove build outputs and caches (keeps .venv and the committed dist/)
+	rm -rf build .pytest_cache .hypothesis .ruff_cache

@@ -412,8 +412,11 @@ def test_root_package_json_up_to_date():
 def test_committed_dist_is_up_to_date(tmp_path):
     """dist/ is committed so that `mip install github:...` needs no build: it must match the sources."""
     committed = boards.ROOT / "dist"
-    if not committed.is_dir():
-        pytest.skip("no dist/ committed")
+    if not (boards.ROOT / ".git").exists():
+        pytest.skip("not a git checkout: dist/ is only committed in the repository")
+    assert committed.is_dir(), (
+        "dist/ is missing: restore it with `git checkout -- dist` or `make dist`"
+    )
     boards.dist(out=tmp_path, root_json=None)
     built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert built == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
@@ -446,3 +449,26 @@ def test_make_flash_dry_run_prints_esptool_5_commands():
         "esptool --chip esp32 --port /dev/ttyUSB0 erase-flash",
         "esptool --chip esp32 --port /dev/ttyUSB0 --baud 460800 write-flash 0x1000 x.bin",
     ]
+
+
+def test_make_clean_removes_no_committed_file():
+    """`make clean` must leave every file git tracks (dist/ above all) in place."""
+    if not (boards.ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-C", str(boards.ROOT), "clean"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    removed = [
+        arg for line in dry.splitlines() if line.startswith("rm ") for arg in line.split()[2:]
+    ]
+    assert removed, dry
+    tracked = subprocess.run(
+        ["git", "-C", str(boards.ROOT), "ls-files", "--", *removed],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert tracked == "", "make clean would delete committed files:\n" + tracked
