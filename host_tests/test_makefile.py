@@ -120,3 +120,11 @@ def test_vboard_prints_the_device_path_first():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+
+
+@pytest.mark.parametrize("target", ["bench", "accuracy", "run", "record", "device-test"])
+def test_targets_on_a_board_deploy_first(target):
+    out = make("-n", target, "PORT=/dev/ttyFAKE9").stdout
+    deploy = out.find("tools/deploy.py --port /dev/ttyFAKE9")
+    assert deploy >= 0, out
+    assert out.find("--port /dev/ttyFAKE9", deploy + 1) > deploy, out  # then the target itself
