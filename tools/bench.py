@@ -206,10 +206,11 @@ def main(argv=None):
     except (OSError, boards.BoardError) as exc:  # no micropython or mpremote
         print("cannot run the device bench: %s" % exc)
         code = 1
-    if code:
-        print("\ndevice bench failed: exit status %d\n" % code)
     print(flush=True)
     host_report()
+    if code:  # last, so that it is not lost above the tables
+        print("\nbench: FAILED: the device bench on the %s exited with status %d (its output "
+              "is at the top)" % (where, code), flush=True)  # fmt: skip
     return code
 
 

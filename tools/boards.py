@@ -15,6 +15,7 @@ taken from the virtualenv of the running Python first, then from PATH.
 
 import argparse
 import json
+import os
 import re
 import shlex
 import shutil
@@ -62,10 +63,65 @@ def tool(name):
 
 # Flashing.
 
+# The chip id in an ESP image's extended header (bytes 12-13, little-endian), as in
+# ESP-IDF's esp_app_format.h and esptool's IMAGE_CHIP_ID; the names esptool prints.
+IMAGE_CHIP_ID = {"esp32": 0, "esp32s2": 2, "esp32c3": 5, "esp32s3": 9, "esp32c2": 12,
+                 "esp32c6": 13, "esp32h2": 16, "esp32p4": 18, "esp32c5": 23}  # fmt: skip
+IMAGE_MAGIC = 0xE9
+IMAGE_HEADER_BYTES = 24  # 8-byte header, 16-byte extended header
+IMAGE_MAX_BYTES = 16 * 1024 * 1024  # the largest flash on the supported modules
 
-def flash_commands(board, port, firmware, baud=None):
+
+def chip_name(chip):
+    """esptool's spelling of a chip: esp32s3 -> ESP32-S3."""
+    return "ESP32" + ("-" + chip[5:].upper() if chip[5:] else "")
+
+
+def image_problem(board, firmware):
+    """Why ``firmware`` is not a MicroPython image for ``board``'s chip, or None."""
+    where = "https://micropython.org/download/%s/" % board["micropython_board"]
+    if not Path(firmware).is_file():
+        return "firmware file not found: %s" % firmware
+    size = Path(firmware).stat().st_size
+    if size == 0:
+        return "%s is empty: download it again from %s" % (firmware, where)
+    if size < IMAGE_HEADER_BYTES or size > IMAGE_MAX_BYTES:
+        return "%s is %d bytes: too %s for an ESP32 firmware image (get one from %s)" % (
+            firmware,
+            size,
+            "small" if size < IMAGE_HEADER_BYTES else "large",
+            where,
+        )
+    with open(firmware, "rb") as f:
+        header = f.read(IMAGE_HEADER_BYTES)
+    if header[0] != IMAGE_MAGIC:
+        return (
+            "%s is not an ESP firmware image (first byte 0x%02X, not 0xE9): download the "
+            ".bin (not .uf2, .zip or .elf) from %s" % (firmware, header[0], where)
+        )
+    chip_id = int.from_bytes(header[12:14], "little")
+    if chip_id != IMAGE_CHIP_ID[board["chip"]]:
+        names = {v: chip_name(k) for k, v in IMAGE_CHIP_ID.items()}
+        made_for = names.get(chip_id, "chip id %d" % chip_id)
+        return (
+            "%s is a firmware for the %s, but BOARD=%s is an %s: flashing it would leave the "
+            "board unable to boot.\nDownload %s from %s, or pass the BOARD of your chip "
+            "(make flash BOARD=... ; `python tools/boards.py list` shows them)."
+            % (
+                firmware,
+                made_for,
+                board["chip"],
+                chip_name(board["chip"]),
+                board["micropython_board"],
+                where,
+            )
+        )
+    return None
+
+
+def flash_commands(board, port, firmware, baud=None, esptool="esptool"):
     """Return the esptool argv lists that erase the flash and write ``firmware``."""
-    base = ["esptool", "--chip", board["chip"], "--port", port]
+    base = [esptool, "--chip", board["chip"], "--port", port]
     return [
         base + ["erase-flash"],
         base
@@ -79,20 +135,40 @@ def flash_commands(board, port, firmware, baud=None):
     ]
 
 
+def runnable_esptool():
+    """How to start esptool from a shell here: its path in .venv (relative when inside
+    the current folder), else `python3 -m esptool`."""
+    try:
+        path = tool("esptool")
+    except BoardError:
+        return [Path(sys.executable).name, "-m", "esptool"]
+    rel = os.path.relpath(path)
+    return [rel if not rel.startswith("..") else path]
+
+
 def flash(board, port, firmware, baud=None, dry_run=False, out=None):
-    """Erase and flash ``firmware``; return the exit code of the first failing step."""
+    """Check the image, then erase and flash it; return the exit code of the first failing step.
+
+    Nothing is erased unless the image is a non-empty ESP image for the board's chip.
+    """
     out = out or sys.stdout
-    cmds = flash_commands(board, port, firmware, baud)
+    problem = image_problem(board, firmware)
+    if problem:
+        raise BoardError(problem)
+    esptool = runnable_esptool()
+    cmds = [esptool + cmd[1:] for cmd in flash_commands(board, port, firmware, baud)]
     if dry_run:
         for cmd in cmds:
             print(shlex.join(cmd), file=out)
         return 0
-    if not Path(firmware).is_file():
-        raise BoardError(f"firmware file not found: {firmware}")
-    esptool = tool("esptool")
+    import serial_ports  # noqa: PLC0415  (a sibling module, only needed here)
+
+    problem = serial_ports.problem(port)
+    if problem:
+        raise BoardError(problem)
     for cmd in cmds:
         print(shlex.join(cmd), file=out, flush=True)
-        code = subprocess.run([esptool] + cmd[1:], check=False).returncode
+        code = subprocess.run(cmd, check=False).returncode
         if code:
             return code
     return 0

@@ -4,11 +4,13 @@
     python tools/record.py --port /dev/ttyUSB0  # a board (the package must be deployed)
 
 Runs tools/device/cases.py on the target, and writes
-host_tests/fixtures/<platform>-<mpy arch>.json holding, for every case, its
+host_tests/fixtures/<chip>-<mpy arch>.json (tools/fixture_file.py: esp32s3-xtensawin.json,
+esp32c3-rv32imc.json, linux-x64.json on the unix port), one case per line, holding, for every case, its
 inputs and the outputs the target printed, plus what the target said about
 itself (sys.implementation, sys.platform, os.uname().machine, mpy arch), a hash of
 the firmware sources and the date. The host tests replay every fixture through
-the CPython shim and demand identical outputs.
+the CPython shim and demand identical outputs. A fixture whose only change would be
+its date is left as it is.
 """
 
 import argparse
@@ -18,6 +20,7 @@ import json
 import os
 import sys
 
+import fixture_file
 import target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,20 +88,18 @@ def main():
     command = "tools/record.py" + (" --port " + args.port if args.port else "")
     fixture = build_fixture(lines, command)
     target = fixture["provenance"]["target"]
-    name = "%s-%s.json" % (target["platform"], target.get("mpy_arch", "bytecode"))
-    path = args.out or os.path.join(FIXTURES, name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(fixture, f, indent=None, separators=(",", ":"))
-        f.write("\n")
+    path = args.out or os.path.join(FIXTURES, fixture_file.file_name(target))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    written = fixture_file.write(path, fixture)
     print(
-        "record: %d cases from %s %s (%s) -> %s"
+        "record: %d cases from %s %s (%s) -> %s%s"
         % (
             len(fixture["cases"]),
             target["implementation"],
             target["version"],
             target.get("machine"),
             os.path.relpath(path, ROOT),
+            "" if written else " (unchanged: only the date would differ)",
         )
     )
 

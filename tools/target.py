@@ -56,7 +56,11 @@ def main():
     parser.add_argument("--port", help="serial port of a board (default: the local unix port)")
     parser.add_argument("--with", dest="helpers", action="append", default=[])
     args = parser.parse_args()
-    sys.exit(run(args.helpers + [args.script], args.port).returncode)
+    code = run(args.helpers + [args.script], args.port).returncode
+    if code:  # a clear last line, below whatever the script printed
+        where = "the board at " + args.port if args.port else "the unix port"
+        print("%s: FAILED on %s (exit status %d)" % (args.script, where, code), file=sys.stderr)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
