@@ -35,11 +35,11 @@ test: lint $(STAMP) ## lint, then every host test (shim, unix port, mpy-cross, v
 	$(BIN)/pytest -q host_tests
 
 lint: $(STAMP) ## ruff with micropython-lib's settings over firmware, tools and tests
-	$(BIN)/ruff check firmware tools host_tests
-	$(BIN)/ruff format --check firmware tools host_tests
+	$(BIN)/ruff check firmware tools host_tests stubs manifest.py
+	$(BIN)/ruff format --check firmware tools host_tests stubs manifest.py
 
 format: $(STAMP) ## reformat the sources with ruff
-	$(BIN)/ruff format firmware tools host_tests
+	$(BIN)/ruff format firmware tools host_tests stubs manifest.py
 
 mpy: $(STAMP) ## compile the package with mpy-cross for BOARD into build/BOARD/
 	$(PYTHON) tools/boards.py mpy --board $(BOARD) --out build/$(BOARD)
