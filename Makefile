@@ -11,7 +11,7 @@ BOARD ?= esp32
 PORT ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy flash repl record device-test vboard clean
+.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy flash repl record device-test vboard clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -83,8 +83,12 @@ endif
 bench: $(STAMP) ## speed and memory tables on the unix port, or on PORT=
 	$(PYTHON) tools/bench.py $(if $(PORT),--port $(PORT))
 
-accuracy: $(STAMP) ## error of the exp2 and linear softmax against float, and their speed (PORT= for a board)
-	$(PYTHON) tools/target.py accuracy.py $(if $(PORT),--port $(PORT))
+accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: build/accuracy-board.svg)
+	$(PYTHON) tools/accuracy_figure.py $(if $(PORT),--port $(PORT) --out build/accuracy-board.svg)
+
+figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) and docs/layouts.svg
+	$(PYTHON) tools/accuracy_figure.py
+	$(PYTHON) tools/layout_figure.py
 
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc
 	$(PYTHON) tools/inspect_native.py --arch all firmware/attention/_kernels.py
