@@ -13,8 +13,8 @@ Protocol spoken on the pty (as in MicroPython's shared/runtime/pyexec.c):
   (tools/repl_rules.py): "... " while the input is incomplete (an open bracket or
   triple-quoted string, a trailing backslash, a compound statement until an empty line),
   auto-indent after a colon.  Ctrl-A enters the raw REPL, Ctrl-B prints the banner,
-  Ctrl-C cancels the input, Ctrl-D on an empty line soft-reboots (on a "... " line it runs
-  the statement), Ctrl-E enters paste mode.
+  Ctrl-C cancels the input, Ctrl-D on an empty line soft-reboots (on an empty "... "
+  line it runs the statement), Ctrl-E enters paste mode.
 * Paste mode: "paste mode; Ctrl-C to cancel, Ctrl-D to finish" and "=== " prompts; input
   is echoed as is, Ctrl-D runs it all as a file, Ctrl-C drops it.
 * Raw REPL: "raw REPL; CTRL-B to exit\\r\\n>".  Bytes are collected without echo until
