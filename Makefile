@@ -23,7 +23,7 @@ BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
 BOARD_GIVEN := $(filter command line,$(origin BOARD))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy uninstall flash repl record device-test fuzz vboard qemu-tools clean
+.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz vboard qemu-tools clean
 
 help: ## list the targets and the variables they read
 	@echo "Targets:"
@@ -69,11 +69,11 @@ test: lint $(STAMP) ## lint, then every host test (shim, unix port, mpy-cross, Q
 	$(BIN)/pytest -q host_tests
 
 lint: $(STAMP) ## ruff with micropython-lib's settings over firmware, tools and tests
-	$(BIN)/ruff check firmware tools host_tests
-	$(BIN)/ruff format --check firmware tools host_tests
+	$(BIN)/ruff check firmware tools host_tests stubs manifest.py
+	$(BIN)/ruff format --check firmware tools host_tests stubs manifest.py
 
 format: $(STAMP) ## reformat the sources with ruff
-	$(BIN)/ruff format firmware tools host_tests
+	$(BIN)/ruff format firmware tools host_tests stubs manifest.py
 
 mpy: $(STAMP) ## compile the package with mpy-cross for BOARD into build/BOARD/
 	$(PYTHON) tools/boards.py mpy --board $(BOARD) --out build/$(BOARD)
@@ -124,11 +124,15 @@ ifneq ($(PORT),)
 endif
 	$(PYTHON) tools/bench.py $(if $(PORT),--port $(PORT))
 
-accuracy: $(STAMP) ## error of the exp2 and linear softmax against float, and their speed (PORT=: deployed first)
+accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: deployed first, plot in build/accuracy-board.svg)
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
-	$(PYTHON) tools/target.py accuracy.py $(if $(PORT),--port $(PORT))
+	$(PYTHON) tools/accuracy_figure.py $(if $(PORT),--port $(PORT) --out build/accuracy-board.svg)
+
+figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) and docs/layouts.svg
+	$(PYTHON) tools/accuracy_figure.py
+	$(PYTHON) tools/layout_figure.py
 
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
 	$(PYTHON) tools/inspect_native.py --arch all firmware/attention/_kernels.py

@@ -165,3 +165,30 @@ def test_friendly_repl(board):
         assert b">>> " in ask(b"\x03\x02", b">>> ")
         assert b"\r\n7\r\n>>> " in ask(b"3+4\r", b"7\r\n>>> ")
         assert b"\r\n0\r\n1\r\n>>> " in ask(b"for i in range(2):\r print(i)\r\r", b"1\r\n>>> ")
+
+
+def test_ls_shows_file_sizes(board):
+    folder = board[1] / "ls_t"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "five.bin").write_bytes(b"12345")
+    (folder / "big.bin").write_bytes(bytes(5000))
+    lines = mpremote(board, "ls", ":/ls_t").stdout.splitlines()[1:]
+    assert sorted(line.split() for line in lines) == [
+        ["0", "sub/"],
+        ["5", "five.bin"],
+        ["5000", "big.bin"],
+    ]
+
+
+def test_df_reports_a_board_sized_partition(board):
+    folder = board[1] / "df_t"
+    folder.mkdir()
+    header, row = mpremote(board, "df").stdout.splitlines()[:2]
+    assert header.split() == ["filesystem", "size", "used", "avail", "use%", "mounted", "on"]
+    name, size, used, avail, percent, mount = row.split()
+    assert (name, int(size), mount) == ("<VfsPosix>", 2 * 1024 * 1024, "/")
+    assert int(used) + int(avail) == int(size) and int(used) % 4096 == 0
+    (folder / "blob.bin").write_bytes(bytes(3 * 4096 + 1))  # four more 4 KiB blocks
+    after = mpremote(board, "df").stdout.splitlines()[1].split()
+    assert int(after[2]) == int(used) + 4 * 4096
+    assert int(after[4]) == 100 * int(after[2]) // int(size)

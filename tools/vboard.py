@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """A virtual MicroPython board on a pseudo-terminal, for mpremote and other serial tools.
 
-Usage: python tools/vboard.py [--root DIR] [--micropython PATH]
+Usage: python tools/vboard.py [--root DIR] [--micropython PATH] [--flash-bytes N]
 
 The first line printed on stdout is the device path (e.g. /dev/pts/5); then the board
 serves until SIGTERM or SIGINT.  Try: mpremote connect /dev/pts/5 exec "print(1+1)".
 
 Protocol spoken on the pty (as in MicroPython's shared/runtime/pyexec.c):
 
-* Friendly REPL (the state at start): a ">>> " prompt with echo and a minimal line editor.
-  Ctrl-A enters the raw REPL, Ctrl-B prints the banner, Ctrl-C cancels the line, Ctrl-D on
-  an empty line soft-reboots.  A line ending in ":" starts a block ended by an empty line.
+* Friendly REPL (the state at start): a ">>> " prompt with echo and a minimal line editor
+  (typing, backspace, no cursor keys), which follows the board's rules
+  (tools/repl_rules.py): "... " while the input is incomplete (an open bracket or
+  triple-quoted string, a trailing backslash, a compound statement until an empty line),
+  auto-indent after a colon.  Ctrl-A enters the raw REPL, Ctrl-B prints the banner,
+  Ctrl-C cancels the input, Ctrl-D on an empty line soft-reboots (on an empty "... "
+  line it runs the statement), Ctrl-E enters paste mode.
+* Paste mode: "paste mode; Ctrl-C to cancel, Ctrl-D to finish" and "=== " prompts; input
+  is echoed as is, Ctrl-D runs it all as a file, Ctrl-C drops it.
 * Raw REPL: "raw REPL; CTRL-B to exit\\r\\n>".  Bytes are collected without echo until
   Ctrl-D, answered by b"OK", the program output, b"\\x04", the traceback, b"\\x04", b">".
   Ctrl-D with nothing collected is a soft reboot: b"OK\\r\\nMPY: soft reboot\\r\\n" and the
@@ -33,6 +39,9 @@ interpreter, same files).  If the program calls sys.exit() or the child dies, th
 soft-reboots too.  Output waiting for the pty is bounded: beyond OUT_LIMIT the program is
 paused (its stdout pipe is not read) until a client reads, like a USB serial port.
 
+The filesystem answers as a board's does: `mpremote ls` shows file sizes and `mpremote df`
+a flash partition of --flash-bytes (default 2 MiB) less what the files use.
+
 Limits: the root folder is not a sandbox ("/../x" reaches outside it); the heap is the unix
 port's, far larger than an ESP32's; input() in a program does not read the serial port; a
 program printing b"\\x04" confuses mpremote, as on a real board.  Note that mpremote
@@ -51,9 +60,12 @@ import sys
 import tempfile
 import tty
 
+import repl_rules
+
 AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vboard_agent.py")
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 PASTE_WINDOW = 256  # raw-paste flow-control window, in bytes
+FLASH_BYTES = 2 * 1024 * 1024  # the filesystem partition of ESP32_GENERIC
 OUT_LIMIT = 65536  # bytes queued for the pty before the program output is paused
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E, ESC = 1, 2, 3, 4, 5, 27
 
@@ -84,14 +96,18 @@ def query_banner(micropython):
 
 
 class VBoard:
-    def __init__(self, master, micropython, root):
+    def __init__(self, master, micropython, root, flash_bytes=FLASH_BYTES):
         self.master = master
         self.micropython = micropython
         self.root = root
+        self.flash_bytes = flash_bytes
         self.banner = query_banner(micropython)
-        self.mode = "friendly"  # friendly, raw or paste: what the next input byte means
-        self.line = bytearray()  # raw REPL input, or the friendly REPL line being edited
-        self.block = []  # friendly REPL: lines of a compound statement
+        self.mode = "friendly"  # friendly, paste, raw or raw-paste: what the next byte means
+        self.line = bytearray()  # raw REPL input, or the friendly REPL statement being typed
+        self.start = 0  # friendly REPL: where the line being edited starts in self.line
+        self.continued = False  # friendly REPL: self.line has lines before this one
+        self.indent_on = True  # friendly REPL: auto-indent (off once the user indents)
+        self.indent_added = False  # friendly REPL: auto-indent has just typed spaces
         self.esc = 0  # friendly REPL: position in a terminal escape sequence (ignored)
         self.window = 0  # raw paste: bytes left before the next flow-control b"\x01"
         self.busy = None  # while a command runs: "raw" or "friendly", how to reply
@@ -107,7 +123,7 @@ class VBoard:
 
     def spawn(self):
         self.child = subprocess.Popen(
-            [self.micropython, AGENT, self.root],
+            [self.micropython, AGENT, self.root, str(self.flash_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C in our own terminal is not for it
@@ -126,18 +142,14 @@ class VBoard:
         """Soft reboot: a fresh interpreter, the same files and the same REPL mode."""
         self.stop_child()
         self.spawn()
-        self.line.clear()
-        self.block.clear()
         self.busy = None
-        if self.mode == "paste":
-            self.mode = "raw"
+        self.mode = {"raw-paste": "raw", "paste": "friendly"}.get(self.mode, self.mode)
         self.send(b"MPY: soft reboot\r\n")
         self.prompt(banner=True)
 
     def run(self, mode, src):
+        self.mode = {"raw-paste": "raw", "paste": "friendly"}.get(self.mode, self.mode)
         self.busy, self.started, self.interrupted, self.eofs = self.mode, False, False, 0
-        if self.mode == "paste":
-            self.busy = self.mode = "raw"
         try:
             self.child.stdin.write(b"%s %d\n%s" % (mode, len(src), src))
             self.child.stdin.flush()
@@ -190,6 +202,9 @@ class VBoard:
         self.outq += data
 
     def prompt(self, banner=False):
+        """A fresh input line: the prompt of the mode (after the banner if asked)."""
+        self.line.clear()
+        self.start, self.continued, self.indent_on, self.indent_added = 0, False, True, False
         if self.mode == "raw":
             self.send(RAW_BANNER + b">" if banner else b">")
         else:
@@ -204,6 +219,8 @@ class VBoard:
                     self.pending.append(c)
             elif self.mode == "raw":
                 self.raw_char(c)
+            elif self.mode == "raw-paste":
+                self.raw_paste_char(c)
             elif self.mode == "paste":
                 self.paste_char(c)
             else:
@@ -213,7 +230,7 @@ class VBoard:
         if c == CTRL_A:
             if len(self.line) == 2 and self.line[0] == CTRL_E:
                 if self.line[1] == ord("A"):
-                    self.mode, self.window = "paste", PASTE_WINDOW
+                    self.mode, self.window = "raw-paste", PASTE_WINDOW
                     self.send(b"R\x01" + PASTE_WINDOW.to_bytes(2, "little") + b"\x01")
                 else:
                     self.send(b"R\x00>")
@@ -238,7 +255,7 @@ class VBoard:
         else:
             self.line.append(c)
 
-    def paste_char(self, c):
+    def raw_paste_char(self, c):
         if c == CTRL_D:
             self.send(b"\x04")
             src, self.line = bytes(self.line), bytearray()
@@ -255,47 +272,96 @@ class VBoard:
                 self.send(b"\x01")
 
     def friendly_char(self, c):
-        empty = not self.line and not self.block
+        """One byte for the line editor, as MicroPython's readline handles it."""
+        current = self.line[self.start :]
         if self.esc:  # skip ESC [ ... final-byte sequences (arrow keys and such)
             self.esc = 2 if self.esc == 1 and c in b"[O" else 0 if 0x40 <= c <= 0x7E else 2
         elif c == ESC:
             self.esc = 1
-        elif c == CTRL_C:
-            self.line.clear()
-            self.block.clear()
-            self.send(b"\r\n>>> ")
-        elif c == CTRL_A and empty:
-            self.mode = "raw"
-            self.send(b"\r\n" + RAW_BANNER + b">")
-        elif c == CTRL_B and empty:
+        elif (CTRL_A <= c <= CTRL_E and not current) or c == CTRL_C:
+            self.friendly_control(c)
+            return
+        elif c == ord("\r"):
             self.send(b"\r\n")
-            self.prompt(banner=True)
-        elif c == CTRL_D and empty:
-            self.send(b"\r\n")
-            self.reset()
-        elif c == ord("\r") or (c == CTRL_D and self.block and not self.line):
-            self.send(b"\r\n")
-            self.enter()
+            self.line_done()
+            return
         elif c in (8, 127):
-            if self.line:
-                self.line.pop()
-                self.send(b"\x08 \x08")
-        elif c >= 32:
+            width = repl_rules.backspace_width(current)
+            if width:
+                del self.line[-width:]
+                self.send(b"\x08" * width + b"\x1b[K")
+        elif self.indent_added and c in (9, 32):  # the user indents: auto-indent stops
+            self.indent_on = False
+            if c == 32:
+                del self.line[-3:]
+                self.send(b"\x08\x08\x08")
+        elif c == 9:  # after whitespace a tab is four spaces (no completion here)
+            if self.line[-1:].isspace():
+                self.line += repl_rules.INDENT
+                self.send(repl_rules.INDENT)
+        elif 32 <= c <= 126:
             self.line.append(c)
             self.send(bytes([c]))
+        self.indent_added = False
 
-    def enter(self):
-        line, self.line = bytes(self.line), bytearray()
-        if line.strip() and (self.block or line.rstrip().endswith(b":")):
-            self.block.append(line)
+    def friendly_control(self, c):
+        """Ctrl-A..E on an empty line, or Ctrl-C: what pyexec's friendly REPL does with them."""
+        if c == CTRL_C:
+            self.send(b"\r\n")
+            self.prompt()
+        elif self.continued:
+            if c == CTRL_D:  # ends the compound statement
+                self.execute()
+            else:
+                self.line_done()
+        elif c == CTRL_A:
+            self.mode = "raw"
+            self.send(b"\r\n")
+            self.prompt(banner=True)
+        elif c == CTRL_B:
+            self.send(b"\r\n")
+            self.prompt(banner=True)
+        elif c == CTRL_D:
+            self.send(b"\r\n")
+            self.reset()
+        else:  # Ctrl-E
+            self.mode = "paste"
+            self.line.clear()
+            self.send(b"\r\npaste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== ")
+
+    def line_done(self):
+        """Enter: run the statement, or a "... " line if it is incomplete (auto-indented)."""
+        if not self.line:
+            self.prompt()
+        elif repl_rules.continue_with_input(self.line):
+            self.line += b"\n"
+            self.start, self.continued = len(self.line), True
             self.send(b"... ")
-        elif self.block:
-            src, self.block = b"\n".join(self.block) + b"\n", []
-            self.run(b"single", src)
-        elif line.strip():
-            self.run(b"single", line)
+            indent = repl_rules.auto_indent(self.line) if self.indent_on else b""
+            if indent:
+                self.line += indent
+                self.send(indent)
+                self.indent_added = True
         else:
-            self.send(b">>> ")
+            self.execute()
+
+    def execute(self):
+        src, self.line = bytes(self.line), bytearray()
+        self.run(b"single", src)
+
+    def paste_char(self, c):
+        """Paste mode: everything is kept and echoed until Ctrl-D runs it or Ctrl-C drops it."""
+        if c == CTRL_C:
+            self.mode = "friendly"
+            self.send(b"\r\n")
+            self.prompt()
+        elif c == CTRL_D:
+            self.send(b"\r\n")
+            src, self.line = bytes(self.line), bytearray()
+            self.run(b"exec", src)
+        else:
+            self.line.append(c)
+            self.send(b"\r\n=== " if c == ord("\r") else bytes([c]))
 
     # --- main loop ---
 
@@ -328,6 +394,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", help="folder seen as '/' by the board (default: a new temp)")
     parser.add_argument("--micropython", help="the MicroPython unix port executable")
+    parser.add_argument(
+        "--flash-bytes", type=int, default=FLASH_BYTES, help="size of the filesystem (df)"
+    )
     args = parser.parse_args(argv)
     micropython = find_micropython(args.micropython)
     root = os.path.abspath(args.root or tempfile.mkdtemp(prefix="vboard-"))
@@ -343,7 +412,7 @@ def main(argv=None):
     os.set_blocking(master, False)
     board = None
     try:
-        board = VBoard(master, micropython, root)
+        board = VBoard(master, micropython, root, args.flash_bytes)
         # Our slave fd stays open so the pty lives on between client connections.
         print(os.ttyname(slave), flush=True)
         print(f"vboard: root {root}, micropython {micropython}", file=sys.stderr, flush=True)

@@ -3,9 +3,10 @@
 from array import array
 
 from . import _check, _kernels, _memory
-from ._memory import INT8
 
-_APPEND = _check.kinds(INT8, INT8, INT8)  # a cache buffer, then key and value
+_APPEND = _check.kinds(
+    _memory.INT8, _memory.INT8, _memory.INT8
+)  # a cache buffer, then key and value
 
 
 class KVCache:

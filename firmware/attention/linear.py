@@ -5,13 +5,14 @@ from array import array
 from micropython import const
 
 from . import _check, _kernels, _memory
-from ._memory import INT8, INT32
 
 _ROW_BUDGET = const(65536)  # rows * dim per kernel call: keeps the low words inside int32
 _HALF = const(32768)
-_UPDATE = _check.kinds(0, 0, INT8, INT8)  # keys and values where forward() has them
-_ATTEND = _check.kinds(INT32, INT8)
-_FORWARD = _check.kinds(INT32, INT8, INT8, INT8)
+_UPDATE = _check.kinds(
+    0, 0, _memory.INT8, _memory.INT8
+)  # keys and values where forward() has them
+_ATTEND = _check.kinds(_memory.INT32, _memory.INT8)
+_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8)
 _FORWARD_NAMES = ("output", "query", "keys", "values")
 # phi of an int8 by its byte u (two's complement), for _kernels.linear_rows.
 _PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))

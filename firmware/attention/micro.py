@@ -5,19 +5,18 @@ from array import array
 from micropython import const
 
 from . import _check, _kernels, _memory
-from ._memory import INT8, INT32
 
 MASKED = const(-1073741824)  # the reference's i32::MIN / 2, given to masked scores
 _MAX_LOGIT_SHIFT = const(12)
 
 # What each method hands _memory.measure(): the output first, then the inputs.
-_SCORES = _check.kinds(INT32)
+_SCORES = _check.kinds(_memory.INT32)
 _SCORES_NAMES = ("scores",)
-_COMPUTE = _check.kinds(INT32, INT8, INT8)
+_COMPUTE = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8)
 _COMPUTE_NAMES = ("scores", "query", "keys")
-_WEIGHTED = _check.kinds(INT32, INT32, INT8)
+_WEIGHTED = _check.kinds(_memory.INT32, _memory.INT32, _memory.INT8)
 _WEIGHTED_NAMES = ("output", "weights", "values")
-_FORWARD = _check.kinds(INT32, INT8, INT8, INT8)
+_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8)
 _FORWARD_NAMES = ("output", "query", "keys", "values")
 
 # 65536 * 2**(-k / 64) for k = 0..64, rounded: the fraction table of softmax_exp2.

@@ -5,10 +5,9 @@ from array import array
 from micropython import const
 
 from . import _check, _kernels, _memory
-from ._memory import INT8, INT32
 
 _SHIFT = const(3)  # the reference scales window scores by >> 3 whatever the head size
-_FORWARD = _check.kinds(INT32, INT8, INT8, INT8)
+_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8)
 _FORWARD_NAMES = ("output", "query", "keys", "values")
 
 

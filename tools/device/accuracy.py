@@ -4,6 +4,8 @@ For each logit_shift L, the reference is 256 * softmax(scores / 2**L) in floatin
 point; the error of a weight is |weight - that| in Q8 steps (1 step = 1/256).
 softmax="exp2" approximates exactly that; the linear softmax_fixed is its
 first-order form for L = 9 and is shown beside it for every L.
+Then the weight of the lower of two scores [0, -d] for a range of gaps d, the
+curve plotted in docs/accuracy.svg (tools/accuracy_figure.py reads both tables).
 Runs unchanged on the unix port and on a board (`make accuracy [PORT=...]`).
 """
 
@@ -75,6 +77,19 @@ def per_call_us(fn, buf, scores, repeat=200):
     return time.ticks_diff(time.ticks_us(), start) / repeat
 
 
+def gap_curve(shift, step=32, last=2048):
+    """Rows (d, float weight, exp2 weight, linear weight) of the lower score of [0, -d]."""
+    exp2 = MicroAttention(8, 1, softmax="exp2", logit_shift=shift)
+    linear = MicroAttention(8, 1)
+    rows = []
+    for d in range(0, last + 1, step):
+        a, b = array("i", [0, -d]), array("i", [0, -d])
+        exp2.softmax(a)
+        linear.softmax_fixed(b)
+        rows.append((d, float_weights([0, -d], shift)[1], a[1], b[1]))
+    return rows
+
+
 def main():
     print("max error in Q8 steps (1 step = 1/256) against 256 * softmax(scores / 2**L)")
     print("%-12s %-8s %-14s %-14s" % ("logit_shift", "vectors", "exp2", "linear"))
@@ -100,6 +115,11 @@ def main():
         "time per call, n = 64 (including a 64-item copy): exp2 %.1f us, linear %.1f us"
         % (per_call_us(exp2.softmax, buf, scores), per_call_us(linear.softmax_fixed, buf, scores))
     )
+    print()
+    print("weight of the lower of two scores [0, -d] at logit_shift 9, Q8 (256 = 1.0)")
+    print("%-8s %-10s %-6s %-6s" % ("d", "float", "exp2", "linear"))
+    for row in gap_curve(9):
+        print("%-8d %-10.3f %-6d %-6d" % row)
 
 
 main()
