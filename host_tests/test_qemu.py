@@ -102,11 +102,6 @@ def _rows(rng, case):
     return n, dim
 
 
-def cases_load_int8(rng, case, mode):
-    n = _rows(rng, case)[0]
-    return [junk(rng, 4 * n + 8), int8s(rng, n, mode), n]
-
-
 def cases_copy8(rng, case, mode):
     n, start = _rows(rng, case)[0], rng.randint(0, 5)
     return [junk(rng, start + n + 3), int8s(rng, n, mode), start, n]
@@ -122,8 +117,10 @@ def cases_dot_rows(rng, case, mode):
     n, dim = _rows(rng, case)
     stride, first = dim + rng.randint(0, 3), rng.randint(0, 3)
     keys = int8s(rng, first + max(n - 1, 0) * stride + dim, mode)
-    query = int32s(rng, first + dim, mode, *((-128, 127) if case % 3 else (-(2**31), 2**31 - 1)))
-    return [keys, query, junk(rng, 4 * n + 4), n, dim, stride, first, rng.randint(0, 31)]
+    source = int8s(rng, first + dim, mode)
+    query = junk(rng, 4 * (first + dim) + 4)  # scratch: dot_rows writes the query into it
+    shift = rng.randint(0, 31)
+    return [keys, query, junk(rng, 4 * n + 4), n, dim, stride, first, shift, source]
 
 
 def cases_softmax_q8(rng, case, mode):

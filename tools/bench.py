@@ -28,7 +28,6 @@ MUL = {"xtensawin": "mull", "rv32imc": "mul"}  # the multiply viper emits for `a
 # Elements handled per iteration of each kernel's inner loop (the loop picked below).
 # Kernel authors: update this when a loop is unrolled or rolled back; missing means 1.
 UNROLL = {
-    "load_int8": 1,
     "copy8": 1,
     "fill": 1,
     "dot_rows": 16,

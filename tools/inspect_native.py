@@ -359,11 +359,10 @@ def infer_work(loop: dict) -> tuple:
 # inferred counts and is marked 'annotation stale' in the table.
 ANNOTATIONS = {
     "_kernels": {
-        "load_int8": [("copy", 1, "elem")],
         "copy8": [("copy", 1, "elem")],
         "fill": [("fill", 1, "elem")],
         "dot_rows": [
-            ("query sum", 1, "elem"),
+            ("query: sign-extend and sum", 1, "elem"),
             ("dot x16", 16, "mac"),
             ("dot x4", 4, "mac"),
             ("dot tail", 1, "mac"),

@@ -44,12 +44,11 @@ EXP2 = struct.pack("<65i", *(round(65536 * 2 ** (-k / 64)) for k in range(65)))
 PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))  # phi by byte, for linear_rows
 # name: (kind, arguments for size n and width d). 'rows' kernels loop over n rows of d.
 WORKLOADS = {
-    "load_int8": ("flat", lambda r, n, d: [bytes(4 * n), _int8(r, n), n]),
     "copy8": ("flat", lambda r, n, d: [bytes(n), _int8(r, n), 0, n]),
     "fill": ("flat", lambda r, n, d: [bytes(4 * n), 0, n, 7]),
     "dot_rows": (
         "rows",
-        lambda r, n, d: [_int8(r, n * d), _int32(r, d, -128, 127), bytes(4 * n), n, d, d, 0, 3],
+        lambda r, n, d: [_int8(r, n * d), bytes(4 * d), bytes(4 * n), n, d, d, 0, 3, _int8(r, d)],
     ),
     "softmax_q8": ("flat", lambda r, n, d: [_int32(r, n, -3000, 3000), n]),
     "softmax_exp2": ("flat", lambda r, n, d: [_int32(r, n, -3000, 3000), EXP2, n, 9]),

@@ -71,15 +71,6 @@ def short(name, size, need, unit="int8 values"):
     raise ValueError("%s: expected at least %d %s, got %d" % (name, need, unit, size))
 
 
-def rows(name, size, width):
-    """Number of whole rows of width values in a buffer of size values."""
-    if size % width:
-        raise ValueError(
-            "%s: length %d is not a multiple of the row width %d" % (name, size, width)
-        )
-    return size // width
-
-
 def number(name, value, least, most):
     """value, which must be an int (not a bool) in least..most."""
     if type(value) is not int:
@@ -89,24 +80,33 @@ def number(name, value, least, most):
     return value
 
 
-def count(name, n, available):
-    """n, or available when n is None: 0 <= n <= available, at most MAX_ROWS."""
+def rows(n, name, size, width):
+    """n, or all of them when n is None, of the rows of width values in buffer name,
+    which holds size values: whole rows, and 0 <= n <= its rows, at most MAX_ROWS."""
+    available = size // width
+    if available * width != size:
+        raise ValueError(
+            "%s: length %d is not a multiple of the row width %d" % (name, size, width)
+        )
     if n is None:
         n = available
     elif type(n) is not int or n < 0 or n > available:
-        number(name, n, 0, available)  # raises, saying which
+        number("n", n, 0, available)  # raises, saying which
     if n > MAX_ROWS:
-        raise ValueError("%s: at most %d rows, got %d" % (name, MAX_ROWS, n))
+        raise ValueError("n: at most %d rows, got %d" % (MAX_ROWS, n))
     return n
 
 
-def pair(key_rows, value_rows, n):
-    """Rows of a call over keys and values: n if it fits both, else both counts must agree."""
+def pair(n, key_size, value_size, width):
+    """rows() of keys and values read together: n must fit both, and when n is None
+    both must hold the same number of rows."""
+    key_rows = rows(None, "keys", key_size, width)
+    value_rows = rows(None, "values", value_size, width)
     if n is None and key_rows != value_rows:
         raise ValueError(
             "keys and values: %d and %d rows; pass n to use fewer" % (key_rows, value_rows)
         )
-    return count("n", n, key_rows if key_rows < value_rows else value_rows)
+    return rows(n, "keys", key_rows if key_rows < value_rows else value_rows, 1)
 
 
 def dim(name, value):

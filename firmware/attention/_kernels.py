@@ -20,15 +20,6 @@ import micropython
 
 
 @micropython.viper
-def load_int8(dst: ptr32, src: ptr8, n: int):
-    """dst[i] = int8(src[i]) for i < n."""
-    i = 0
-    while i < n:
-        dst[i] = (src[i] ^ 0x80) - 0x80
-        i += 1
-
-
-@micropython.viper
 def copy8(dst: ptr8, src: ptr8, start: int, n: int):
     """dst[start + i] = src[i] for i < n."""
     i = 0
@@ -48,11 +39,20 @@ def fill(dst: ptr32, start: int, stop: int, value: int):
 
 @micropython.viper
 def dot_rows(
-    keys: ptr8, query: ptr32, scores: ptr32, n: int, dim: int, stride: int, first: int, shift: int
+    keys: ptr8,
+    query: ptr32,
+    scores: ptr32,
+    n: int,
+    dim: int,
+    stride: int,
+    first: int,
+    shift: int,
+    source: ptr8,
 ):
-    """scores[i] = (sum(query[first + j] * int8(keys[first + i*stride + j]) for j < dim)) >> shift
+    """scores[i] = (sum(q[j] * int8(keys[first + i*stride + j]) for j < dim)) >> shift
 
-    for i < n. query holds int32 values (see load_int8). The sum is exact in
+    for i < n, with q[j] = int8(source[first + j]), which is first written to
+    query[first + j] (int32 scratch) as the query sum is taken, in one pass. The sum is exact in
     int32 for dim < 131072; >> floors. Viper keeps only the first two locals in
     registers on the ESP32, so the inner loop uses both parameter slots: keys
     steps along the key row, sixteen elements at a time, and query (read first)
@@ -64,10 +64,13 @@ def dot_rows(
     low32 = sign + sign - 1
     q0 = int(query) + (first << 2)
     qp = ptr32(q0)
+    source = ptr8(int(source) + first)
     qsum = 0
     j = 0
     while j < dim:
-        qsum += qp[j]
+        v = (source[j] ^ 0x80) - 0x80
+        qp[j] = v
+        qsum += v
         j += 1
     bias = qsum << 7  # sum q*k = sum q*(k + 128) - 128 * sum q
     sixteens = dim & (0 - 16)

@@ -57,7 +57,7 @@ def measure(out, a, b, c, kinds: int, facts: ptr32) -> int:
     low = top - 1
     address = id  # one lookup of the builtin for the four buffers
     i = 0
-    while i < 4:
+    while kinds >> (i << 1):  # up to the last buffer looked at
         kind = (kinds >> (i << 1)) & 3
         size = 0
         if kind:
@@ -96,12 +96,12 @@ def measure(out, a, b, c, kinds: int, facts: ptr32) -> int:
         end += facts[0] * 3  # 4 bytes an item
     mask = 0
     i = 1
-    while i < 4:
+    while kinds >> (i << 1):
         kind = (kinds >> (i << 1)) & 3
         size = facts[i]
         if kind == INT32:
             size <<= 2
-        if size:
+        if kind and size:
             obj = a
             if i == 2:
                 obj = b

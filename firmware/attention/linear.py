@@ -104,9 +104,7 @@ class LinearAttention:
         """n, from the measured sizes of keys and values (facts[2], facts[3])."""
         dim = self._feature_dim
         facts = self._facts
-        return _check.pair(
-            _check.rows("keys", facts[2], dim), _check.rows("values", facts[3], dim), n
-        )
+        return _check.pair(n, facts[2], facts[3], dim)
 
     def _check_sizes(self):
         """The measured sizes of output and query (facts[0], facts[1])."""

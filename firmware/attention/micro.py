@@ -76,7 +76,7 @@ class MicroAttention:
         self._softmax_kind = softmax
         self._exp2 = softmax == "exp2"
         self._logit_shift = logit_shift
-        self._query = array("i", bytes(4 * embed_dim))  # the query, sign-extended
+        self._query = array("i", bytes(4 * embed_dim))  # the query, sign-extended by dot_rows
         self._facts = _check.facts()
         self._scores = array("i", bytes(4 * _check.number("max_len", max_len, 0, _check.MAX_ROWS)))
 
@@ -101,11 +101,12 @@ class MicroAttention:
         head_dim = self._head_dim
         if facts[1] < head_dim:
             _check.short("query", facts[1], head_dim)
-        n = _check.count("n", n, _check.rows("keys", facts[2], head_dim))
+        n = _check.rows(n, "keys", facts[2], head_dim)
         if facts[0] < n:
             _check.short("scores", facts[0], n, "int32 items")
-        _kernels.load_int8(self._query, query, head_dim)
-        _kernels.dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, self._scale_shift)
+        _kernels.dot_rows(
+            keys, self._query, scores, n, head_dim, head_dim, 0, self._scale_shift, query
+        )
 
     def apply_causal_mask(self, scores, current_pos, n=None):
         """scores[i] = MASKED for current_pos < i < n (positions in the future)."""
@@ -113,7 +114,7 @@ class MicroAttention:
         status = _memory.measure(scores, None, None, None, _SCORES, facts)
         if status:
             _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
-        n = _check.count("n", n, facts[0])
+        n = _check.rows(n, "scores", facts[0], 1)
         if type(current_pos) is not int:
             raise TypeError("current_pos: expected an int, got %s" % type(current_pos).__name__)
         if current_pos < 0:
@@ -131,7 +132,7 @@ class MicroAttention:
         status = _memory.measure(scores, None, None, None, _SCORES, facts)
         if status:
             _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
-        _kernels.softmax_q8(scores, _check.count("n", n, facts[0]))
+        _kernels.softmax_q8(scores, _check.rows(n, "scores", facts[0], 1))
 
     def softmax(self, scores, n=None):
         """The softmax chosen at construction, in place on scores[0:n]: Q8 weights."""
@@ -139,7 +140,7 @@ class MicroAttention:
         status = _memory.measure(scores, None, None, None, _SCORES, facts)
         if status:
             _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
-        n = _check.count("n", n, facts[0])
+        n = _check.rows(n, "scores", facts[0], 1)
         if self._exp2:
             _kernels.softmax_exp2(scores, _EXP2, n, self._logit_shift)
         else:
@@ -157,7 +158,7 @@ class MicroAttention:
         if status:
             _check.refuse(status, _WEIGHTED_NAMES, _WEIGHTED, output, weights, values)
         head_dim = self._head_dim
-        n = _check.count("n", n, _check.rows("values", facts[2], head_dim))
+        n = _check.rows(n, "values", facts[2], head_dim)
         if facts[1] < n:
             _check.short("weights", facts[1], n, "int32 items")
         if facts[0] < head_dim:
@@ -183,9 +184,7 @@ class MicroAttention:
         head_dim = self._head_dim
         if facts[1] < embed_dim:
             _check.short("query", facts[1], embed_dim)
-        n = _check.pair(
-            _check.rows("keys", facts[2], embed_dim), _check.rows("values", facts[3], embed_dim), n
-        )
+        n = _check.pair(n, facts[2], facts[3], embed_dim)
         if facts[0] < embed_dim:
             _check.short("output", facts[0], embed_dim, "int32 items")
         if pos is not None:
@@ -196,11 +195,10 @@ class MicroAttention:
         if n > len(self._scores):
             self._scores = array("i", bytes(4 * n))
         scores = self._scores
-        _kernels.load_int8(self._query, query, embed_dim)
         first = 0
         while first < embed_dim:
             _kernels.dot_rows(
-                keys, self._query, scores, n, head_dim, embed_dim, first, self._scale_shift
+                keys, self._query, scores, n, head_dim, embed_dim, first, self._scale_shift, query
             )
             if pos is not None and pos < n:
                 _kernels.fill(scores, pos + 1, n, MASKED)

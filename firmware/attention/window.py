@@ -56,7 +56,6 @@ class SlidingWindowAttention:
         scores = self._scores
         # Rows are visited in ring order, not in time order: max, sums and the
         # weighted sum do not depend on the order, so the result is the same.
-        _kernels.load_int8(self._query, query, head_dim)
-        _kernels.dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, _SHIFT)
+        _kernels.dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, _SHIFT, query)
         _kernels.softmax_q8(scores, n)
         _kernels.weighted_rows(values, output, scores, n, head_dim, head_dim, 0)
