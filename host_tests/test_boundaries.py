@@ -338,3 +338,19 @@ def test_unscaled_read_out_up_to_the_int32_edge(name):
     output = array("i", bytes(4 * len(query)))
     attn.attend(array("b", query), output)
     assert list(output) == want
+
+
+# ------------------------------------------- the plain oracle of the device self-check
+
+
+def test_plain_scale_shift_follows_the_reference():
+    # tools/device/plain.py derives the shift itself; the self-check and the benchmark
+    # compare the package against it, so it must not come from the package.
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools", "device"))
+    import plain  # noqa: PLC0415
+
+    for head_dim in (1, 15, 16, 31, 32, 33, 63, 64, 65, 32768):
+        assert plain.plain_scale_shift(head_dim) == model.scale_shift(head_dim), head_dim
