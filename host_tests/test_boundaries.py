@@ -43,48 +43,6 @@ def test_softmax_fixed_many_rows_at_the_edge(x):
     assert got[0] == 256 * 256 // (256 + 300)
 
 
-# ------------------------------------------------- LinearAttention over several blocks
-# One kernel call adds at most 65536 // feature_dim rows (1024 at feature_dim 64).
-
-
-def extreme_rows(dim, n, seed):
-    state = seed
-    out = array("b", bytes(dim * n))
-    for i in range(dim * n):
-        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-        out[i] = 127 if state & 0x10000 else -128
-    return out
-
-
-@pytest.mark.parametrize("n", [1025, 2049])
-def test_linear_forward_across_row_blocks(n):
-    dim = 64
-    query = extreme_rows(dim, 1, 1)
-    keys, values = extreme_rows(dim, n, 2), extreme_rows(dim, n, 3)
-    output = array("i", bytes(4 * dim))
-    attn = LinearAttention(dim)
-    attn.forward(query, keys, values, output)
-    sums = model.linear_sums(model.rows(list(keys), dim), model.rows(list(values), dim), dim)
-    assert get_sums(attn) == sums  # private state, see the halving tests below
-    assert list(output) == model.linear_from_sums(list(query), *sums)[0]
-
-
-@pytest.mark.parametrize("dim, n", [(64, 2048), (3, 21846)])
-def test_linear_forward_of_the_largest_rows_up_to_a_block_edge(dim, n):
-    # keys and values all 127: every low word grows as fast as it can, so a block one
-    # row too long leaves int32. 2048 rows end exactly on the second block of 1024 at
-    # feature_dim 64; at feature_dim 3 blocks are 21845 rows (65536 is no multiple of 3).
-    keys, values = array("b", [127] * (dim * n)), array("b", [127] * (dim * n))
-    query = array("b", ([127, -3, 40] * dim)[:dim])
-    output = array("i", bytes(4 * dim))
-    attn = LinearAttention(dim)
-    attn.forward(query, keys, values, output)
-    # By hand: S_t = dim * 128; C_i = n * S_t * 127; K_j = n * 128.
-    sums = [n * dim * 128 * 127] * dim, [n * 128] * dim
-    assert get_sums(attn) == sums
-    assert list(output) == model.linear_from_sums(list(query), *sums)[0]
-
-
 # ------------------------------------------------------------- LinearAttention halving
 # These tests reach into LinearAttention's private state, _sums: an array('i') of
 # 4 * feature_dim items laid out [C low | K low | C high | K high], each sum being
@@ -160,6 +118,15 @@ def test_update_past_the_limit_halves_the_exact_sums():
 
 
 # ---------------------------------------------------- forward() and its scores buffer
+
+
+def extreme_rows(dim, n, seed):
+    state = seed
+    out = array("b", bytes(dim * n))
+    for i in range(dim * n):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        out[i] = 127 if state & 0x10000 else -128
+    return out
 
 
 def model_forward(embed_dim, num_heads, query, keys, values, n, pos):
