@@ -11,7 +11,7 @@ BOARD ?= esp32
 PORT ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy flash repl record device-test vboard clean
+.PHONY: help venv run test lint format bench accuracy inspect mpy dist deploy flash repl record device-test vboard mutate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -89,6 +89,9 @@ accuracy: $(STAMP) ## error of the exp2 and linear softmax against float, and th
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc
 	$(PYTHON) tools/inspect_native.py --arch all firmware/attention/_kernels.py
 	$(PYTHON) tools/bench.py --loops
+
+mutate: $(STAMP) ## plant each bug of tools/mutants.py in a copy of firmware/: caught or survived, and the score
+	$(PYTHON) tools/mutate.py
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path), until Ctrl-C
 	$(PYTHON) tools/vboard.py

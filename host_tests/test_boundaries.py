@@ -321,3 +321,17 @@ def test_plain_scale_shift_follows_the_reference():
 
     for head_dim in (1, 15, 16, 31, 32, 33, 63, 64, 65, 32768):
         assert plain.plain_scale_shift(head_dim) == model.scale_shift(head_dim), head_dim
+
+
+def test_scaled_read_out_truncates_the_numerator():
+    # By hand: C = [2**25 - 1, 0], K = [3, 1], phi(q) = [128, 1]. 128 * C_0 leaves int32,
+    # so r = 1 (C_0 has 25 bits): C >> 1 = [2**24 - 1, 0], K >> 1 = [1, 0], D = 128.
+    # N_0 = 128 * (2**24 - 1) = 2**31 - 128; (N_0 >> 8) << 8 = 2**31 - 256; / 128.
+    query, context, key_sums = [127, 0], [2**25 - 1, 0], [3, 1]
+    want = [2**24 - 2, 0]
+    assert model.linear_from_sums(query, context, key_sums) == (want, 1)
+    attn = LinearAttention(2)
+    set_sums(attn, context, key_sums)
+    output = array("i", bytes(8))
+    attn.attend(array("b", query), output)
+    assert list(output) == want
