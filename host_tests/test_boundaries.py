@@ -1,7 +1,7 @@
-"""Fixed examples at the edges where an off-by-one would hide: the softmax clamp, the row
-blocks and the halving of LinearAttention, the scores buffer of forward(), and the shift
-LinearAttention picks when its sums leave int32. Every expected value comes from
-host_tests/model.py or is derived here by hand from the reference's arithmetic."""
+"""Fixed examples at the edges where an off-by-one would hide: the softmax clamp, the
+halving of LinearAttention, the scores buffer of forward(), and the shift LinearAttention
+picks when its sums leave int32 (long inputs are in test_blocks.py). Every expected value
+comes from host_tests/model.py or is derived here by hand from the reference's arithmetic."""
 
 from array import array
 

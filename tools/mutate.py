@@ -8,7 +8,8 @@ Each mutant replaces one snippet of firmware/attention/ that must occur exactly 
 (the run stops before testing anything if one does not). The tests run in a temporary
 copy of firmware/, host_tests/ and tools/, so the working tree is never modified, even
 when the run is interrupted. A mutant is `caught` when the tests fail or time out, and
-`survived` when they pass. Prints `mutation score: K of N` last; exits 1 if any survived.
+`survived` when they pass. Prints `mutation score: K of N` last; exits 1 if a mutant
+survived that tools/mutants.py does not list as equivalent.
 """
 
 import argparse
@@ -21,7 +22,7 @@ import tempfile
 import threading
 import time
 
-from mutants import MUTANTS
+from mutants import EQUIVALENT, MUTANTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join("firmware", "attention")
@@ -114,6 +115,8 @@ def main():
     args = parser.parse_args()
 
     problems = check(MUTANTS)
+    described = {m[3] for m in MUTANTS}
+    problems += ["EQUIVALENT names no mutant: " + d for d in sorted(EQUIVALENT - described)]
     if problems:
         print("mutate: the mutant list does not match the sources:", file=sys.stderr)
         for problem in problems:
@@ -159,6 +162,8 @@ def main():
                 results[number] = outcome
                 path, _, _, description = mutants[number]
                 verdict = "survived" if outcome == "passed" else "caught"
+                if outcome == "passed" and description in EQUIVALENT:
+                    verdict = "survived (equivalent)"
                 note = " (timeout)" if outcome == "timeout" else ""
                 with lock:
                     print(
@@ -175,11 +180,13 @@ def main():
                 worker.join(0.5)  # short waits, so that Ctrl-C is seen at once
     caught = sum(1 for outcome in results if outcome != "passed")
     survivors = [m[3] for m, outcome in zip(mutants, results) if outcome == "passed"]
+    unexplained = [d for d in survivors if d not in EQUIVALENT]
     for description in survivors:
-        print("survivor: " + description)
+        note = " (equivalent, see docs/mutation.md)" if description in EQUIVALENT else ""
+        print("survivor: " + description + note)
     print("total %.0f s" % (time.monotonic() - started))
     print("mutation score: %d of %d" % (caught, len(mutants)))
-    return 1 if survivors else 0
+    return 1 if unexplained else 0
 
 
 if __name__ == "__main__":
