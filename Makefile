@@ -23,7 +23,7 @@ BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
 BOARD_GIVEN := $(filter command line,$(origin BOARD))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz vboard qemu-tools clean
+.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools clean
 
 help: ## list the targets and the variables they read
 	@echo "Targets:"
@@ -139,6 +139,9 @@ inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xt
 	$(PYTHON) tools/bench.py --loops
 	@echo
 	$(PYTHON) tools/qemu_inspect.py
+
+mutate: $(STAMP) ## plant each bug of tools/mutants.py in a copy of firmware/: caught or survived, and the score
+	$(PYTHON) tools/mutate.py
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C
 	@$(PYTHON) tools/vboard.py

@@ -162,26 +162,51 @@ def linear_documented(query, keys, values):
     """What LinearAttention returns: the reference's formula on exact sums, and where its
     int32 arithmetic would overflow, the same formula on sums scaled down by 2**r
     (r the smallest shift with |C >> r| < 2**24 and K >> r < 2**24 / 2**ceil(log2(dim)))."""
-    dim = len(query)
+    return linear_from_sums(query, *linear_sums(keys, values, len(query)))[0]
+
+
+def linear_sums(keys, values, dim):
+    """The exact sums C_i = sum_t S_t * v_t[i] (S_t = sum(phi(k_t))) and K_j = sum_t phi(k_t[j])."""
     context, key_sums = [0] * dim, [0] * dim
     for key, value in zip(keys, values):
         s = sum(feature_map(k) for k in key)
         for j in range(dim):
             key_sums[j] += feature_map(key[j])
             context[j] += s * value[j]
+    return context, key_sums
+
+
+def linear_formula(query, context, key_sums):
+    """The reference's read-out on given sums, in unbounded ints: (output, numerators, den)."""
     phi = [feature_map(q) for q in query]
+    den = sum(p * k for p, k in zip(phi, key_sums))
+    nums = [p * c for p, c in zip(phi, context)]
+    if den == 0:
+        return [num >> 8 for num in nums], nums, den
+    return [trunc_div((num >> 8) << 8, den) for num in nums], nums, den
 
-    def formula(context, key_sums):
-        den = sum(p * k for p, k in zip(phi, key_sums))
-        nums = [p * c for p, c in zip(phi, context)]
-        if den == 0:
-            return [num >> 8 for num in nums], nums, den
-        return [trunc_div((num >> 8) << 8, den) for num in nums], nums, den
 
-    output, nums, den = formula(context, key_sums)
+def linear_scale_shift(context, key_sums):
+    """The smallest r >= 0 with |C >> r| < 2**24 and K >> r < 2**24 / 2**ceil(log2(dim)),
+    found by trying r = 0, 1, 2, ... (C >> r floors, so a negative C needs C >> r >= -2**24)."""
+    dim = len(key_sums)
+    log = 0
+    while 2**log < dim:
+        log += 1
+    r = 0
+    while not (
+        all(-(2**24) <= c >> r < 2**24 for c in context)
+        and all(k >> r < 2 ** (24 - log) for k in key_sums)
+    ):
+        r += 1
+    return r
+
+
+def linear_from_sums(query, context, key_sums):
+    """LinearAttention's output from its exact sums C (context) and K (key_sums):
+    returns (output, r), r None when the formula fits int32, else the shift used."""
+    output, nums, den = linear_formula(query, context, key_sums)
     if den <= I32_MAX and all(I32_MIN <= num <= I32_MAX for num in nums):
-        return output
-    bits = max((c if c >= 0 else ~c).bit_length() for c in context)
-    log = (dim - 1).bit_length()
-    r = max(0, bits - 24, max(k.bit_length() for k in key_sums) - 24 + log)
-    return formula([c >> r for c in context], [k >> r for k in key_sums])[0]
+        return output, None
+    r = linear_scale_shift(context, key_sums)
+    return linear_formula(query, [c >> r for c in context], [k >> r for k in key_sums])[0], r

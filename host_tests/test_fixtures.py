@@ -5,6 +5,7 @@ provenance. Recording on a board and committing the file adds that board to this
 """
 
 import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ import cases  # noqa: E402
 import fixture_file  # noqa: E402
 
 FIXTURES = sorted(glob.glob(os.path.join(HERE, "fixtures", "*.json")))
+PACKAGE = os.path.join(os.path.dirname(HERE), "firmware", "attention")
 
 
 def load(path):
@@ -143,3 +145,29 @@ def test_fixture_inputs_are_the_suite():
             "keys": list(keys),
             "values": list(values),
         }
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
+def test_fixture_holds_every_case_of_the_suite(path):
+    # A fixture that lost cases, or was recorded from an older suite, replays too little.
+    recorded = [tuple(record["case"]) for record in load(path)["cases"]]
+    assert recorded == list(cases.SUITE)
+
+
+def firmware_sha256():
+    """sha256 over the package's .py files in name order, each as name, NUL, contents."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(PACKAGE)):
+        if name.endswith(".py"):
+            with open(os.path.join(PACKAGE, name), "rb") as f:
+                digest.update(name.encode() + b"\0" + f.read())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
+def test_fixture_was_recorded_from_the_current_firmware(path):
+    # After any change to firmware/attention/*.py, record again (`make record`, and on
+    # each board): a fixture from older sources no longer vouches for these.
+    assert load(path)["provenance"]["firmware_sha256"] == firmware_sha256(), (
+        "fixture recorded from other firmware sources: run make record"
+    )

@@ -211,7 +211,7 @@ class Micro:
             self.want,
             n,
             self.head_dim,
-            self.attn.scale_shift,
+            plain_scale_shift(self.head_dim),  # noqa: F821
             n - 1,
         )
 
@@ -296,7 +296,8 @@ class Heads:
         self.attn.forward(self.query, self.keys, self.values, self.output, self.n, self.n - 1)
 
     def plain(self):
-        n, head_dim, shift = self.n, self.head_dim, self.attn.scale_shift
+        n, head_dim = self.n, self.head_dim
+        shift = plain_scale_shift(head_dim)  # noqa: F821
         for query, keys, values, out in self.parts:
             plain_micro(query, keys, values, self.scores, out, n, head_dim, shift, n - 1)  # noqa: F821
 

@@ -6,6 +6,15 @@ int32 outputs as array('i')); same algorithms, written the obvious way.
 """
 
 
+def plain_scale_shift(head_dim):
+    """The reference's score shift, approximating 1/sqrt(head_dim): 3 from 32, 2 from 16, else 1."""
+    if head_dim >= 32:
+        return 3
+    if head_dim >= 16:
+        return 2
+    return 1
+
+
 def plain_compute_scores(query, keys, scores, n, head_dim, shift):
     for i in range(n):
         base = i * head_dim

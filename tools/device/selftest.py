@@ -35,7 +35,8 @@ def check_micro(rng, head_dim, n, pos):
     attn.softmax_fixed(scores)
     attn.weighted_sum(scores, values, output)
     want_scores, want = array("i", bytes(4 * n)), array("i", bytes(4 * head_dim))
-    plain_micro(query, keys, values, want_scores, want, n, head_dim, attn.scale_shift, pos)  # noqa: F821
+    shift = plain_scale_shift(head_dim)  # noqa: F821  (from plain.py, independent of the package)
+    plain_micro(query, keys, values, want_scores, want, n, head_dim, shift, pos)  # noqa: F821
     return scores == want_scores and output == want
 
 
