@@ -13,6 +13,7 @@ fails, and no reference to a buffer is kept. The sizes are then checked here.
 
 from array import array
 
+import micropython
 from micropython import const
 
 from . import _memory
@@ -80,6 +81,7 @@ def number(name, value, least, most):
     return value
 
 
+@micropython.native
 def rows(n, name, size, width):
     """n, or all of them when n is None, of the rows of width values in buffer name,
     which holds size values: whole rows, and 0 <= n <= its rows, at most MAX_ROWS."""
@@ -97,16 +99,20 @@ def rows(n, name, size, width):
     return n
 
 
+@micropython.native
 def pair(n, key_size, value_size, width):
-    """rows() of keys and values read together: n must fit both, and when n is None
-    both must hold the same number of rows."""
-    key_rows = rows(None, "keys", key_size, width)
-    value_rows = rows(None, "values", value_size, width)
-    if n is None and key_rows != value_rows:
+    """rows() of keys and values read together: both whole rows, n must fit both, and
+    when n is None both must hold the same number of rows."""
+    if key_size % width:
+        rows(None, "keys", key_size, width)  # raises: not whole rows
+    if value_size % width:
+        rows(None, "values", value_size, width)
+    if n is None and key_size != value_size:
         raise ValueError(
-            "keys and values: %d and %d rows; pass n to use fewer" % (key_rows, value_rows)
+            "keys and values: %d and %d rows; pass n to use fewer"
+            % (key_size // width, value_size // width)
         )
-    return rows(n, "keys", key_rows if key_rows < value_rows else value_rows, 1)
+    return rows(n, "keys", key_size if key_size < value_size else value_size, width)
 
 
 def dim(name, value):

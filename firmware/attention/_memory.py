@@ -48,14 +48,18 @@ def measure(out, a, b, c, kinds: int, facts: ptr32) -> int:
     facts[4:8] hold the addresses of bytes, bytearray, array and memoryview and
     facts[8] the bytes in a machine word (see _check.facts()). Sets facts[i] to the
     length in items of buffer i, or -1 when it is not of its kind, and returns
-    -1 - i for the first such buffer; else a mask with bit i (1..3) set where input i
-    shares an address with out (none when out is not looked at): 0 when all is well.
+    -1 - i for the first such buffer; else a mask with bit i (1..3) set where the
+    bytes of input i share an address with those of out (none when out is not looked
+    at or empty): 0 when all is well.
     """
     word = facts[8]
     top = 1
     top <<= (word << 3) - 1  # the sign bit of a machine word
     low = top - 1
     address = id  # one lookup of the builtin for the four buffers
+    start = 0  # out's bytes: start .. end
+    end = 0
+    mask = 0
     i = 0
     while kinds >> (i << 1):  # up to the last buffer looked at
         kind = (kinds >> (i << 1)) & 3
@@ -72,44 +76,36 @@ def measure(out, a, b, c, kinds: int, facts: ptr32) -> int:
             header = int(address(obj)) & low  # noqa: RUF046 (int() makes a native int)
             if (header & 3) == 0:  # an object, not an immediate value
                 type_ = ptr32(header)[0] & low
+                code = 0
                 if type_ == facts[4] or type_ == facts[5]:  # bytes, bytearray
-                    if kind == INT8:
-                        size = ptr32(header + (word << 1))[0]
+                    code = 1
                 elif type_ == facts[6] or type_ == facts[7]:  # array, memoryview
                     code = ptr8(header + word)[0] & 0x7F  # without memoryview's writable flag
-                    if kind == INT8:
-                        if code == 0x62 or code == 0x42 or code == 1:  # 'b', 'B', bytearray's
-                            size = ptr32(header + (word << 1))[0]
-                    elif code == 0x69:  # 'i'
-                        size = ptr32(header + (word << 1))[0]
+                if kind == INT8 and (code == 1 or code == 0x62 or code == 0x42):  # 'b', 'B'
+                    size = ptr32(header + (word << 1))[0]
+                elif kind == INT32 and code == 0x69:  # 'i'
+                    size = ptr32(header + (word << 1))[0] << 2  # in bytes, for now
             if size < 0:
                 facts[i] = -1
                 return -1 - i
-        facts[i] = size
-        i += 1
-    if (kinds & 3) == 0:
-        return 0
-    # Overlaps with out, by address ranges: memoryviews into one buffer are caught too.
-    start = int(ptr8(out))
-    end = start + facts[0]
-    if (kinds & 3) == INT32:
-        end += facts[0] * 3  # 4 bytes an item
-    mask = 0
-    i = 1
-    while kinds >> (i << 1):
-        kind = (kinds >> (i << 1)) & 3
-        size = facts[i]
-        if kind == INT32:
-            size <<= 2
-        if kind and size:
-            obj = a
-            if i == 2:
-                obj = b
-            elif i == 3:
-                obj = c
-            first = int(ptr8(obj))
-            if first < end and start < first + size:
+            # The first byte: the items (word 3), and for a memoryview, free (the upper
+            # bits of word 1) items further on.
+            first = ptr32(header + word * 3)[0]
+            if word == 8:
+                first |= ptr32(header + 28)[0] << 32
+            if type_ == facts[7]:
+                offset = ptr32(header + word)[0] >> 8
+                if kind == INT32:
+                    offset <<= 2
+                first += offset
+            if i == 0:
+                start = first
+                end = first + size
+            elif first < end and start < first + size:
                 mask |= 1 << i
+            if kind == INT32:
+                size >>= 2
+        facts[i] = size
         i += 1
     if start == end:
         mask = 0  # an empty out shares nothing

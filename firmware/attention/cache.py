@@ -2,6 +2,7 @@
 
 from array import array
 
+
 from . import _check, _kernels, _memory
 
 _APPEND = _check.kinds(

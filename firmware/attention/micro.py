@@ -2,6 +2,7 @@
 
 from array import array
 
+import micropython
 from micropython import const
 
 from . import _check, _kernels, _memory
@@ -88,6 +89,7 @@ class MicroAttention:
     softmax_kind = property(lambda self: self._softmax_kind)
     logit_shift = property(lambda self: self._logit_shift)
 
+    @micropython.native
     def compute_scores(self, query, keys, scores, n=None):
         """scores[i] = dot(query, keys row i) >> scale_shift, for i < n.
 
@@ -108,6 +110,7 @@ class MicroAttention:
             keys, self._query, scores, n, head_dim, head_dim, 0, self._scale_shift, query
         )
 
+    @micropython.native
     def apply_causal_mask(self, scores, current_pos, n=None):
         """scores[i] = MASKED for current_pos < i < n (positions in the future)."""
         facts = self._facts
@@ -122,6 +125,7 @@ class MicroAttention:
         if current_pos < n:
             _kernels.fill(scores, current_pos + 1, n, MASKED)
 
+    @micropython.native
     def softmax_fixed(self, scores, n=None):
         """Linear fixed-point softmax of scores[0:n] in place, giving Q8 weights.
 
@@ -134,6 +138,7 @@ class MicroAttention:
             _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
         _kernels.softmax_q8(scores, _check.rows(n, "scores", facts[0], 1))
 
+    @micropython.native
     def softmax(self, scores, n=None):
         """The softmax chosen at construction, in place on scores[0:n]: Q8 weights."""
         facts = self._facts
@@ -146,6 +151,7 @@ class MicroAttention:
         else:
             _kernels.softmax_q8(scores, n)
 
+    @micropython.native
     def weighted_sum(self, weights, values, output, n=None):
         """output[j] = sum(weights[i] * values row i [j] for i < n) >> 8, for j < head_dim.
 
@@ -165,6 +171,7 @@ class MicroAttention:
             _check.short("output", facts[0], head_dim, "int32 items")
         _kernels.weighted_rows(values, output, weights, n, head_dim, head_dim, 0)
 
+    @micropython.native
     def forward(self, query, keys, values, output, n=None, pos=None):
         """All heads of one query token over n rows of embed_dim keys and values.
 
