@@ -126,7 +126,41 @@ def report():
             "or one element over\nall of the kernel's loops (the others). static: the "
             "inner loop's instructions in the\ndisassembly (a loop with conditional code "
             "executes fewer of them).",
+            "",
+            whole_call(measured["xtensawin"]),
         ]
+    )
+
+
+# One MicroAttention pipeline call at head_dim 64, n 64 (compute_scores, softmax_fixed,
+# weighted_sum) runs these kernels once each, at the size measured above.
+PIPELINE = ("dot_rows", "softmax_q8", "weighted_rows")
+
+
+def whole_call(measured):
+    """The ESP32 estimate of one pipeline call, from the measured kernel instructions."""
+    kernels = sum(measured[name][0] for name in PIPELINE)
+    us = kernels * bench.CPI / bench.ESP32_MHZ
+    return (
+        "## ESP32 (xtensawin, %d MHz): one whole call, ESTIMATE\n\n"
+        "  MicroAttention compute_scores + softmax_fixed + weighted_sum, head_dim %d, n %d:\n"
+        "  %s\n"
+        "  = %d instructions executed (every loop and the per-row and per-call parts of\n"
+        "  the kernels, counted under QEMU) x %.1f CPI / %d MHz = %.0f us.\n"
+        "  CPI %.1f is an assumption (see tools/bench.py). Not included: the Python-level\n"
+        "  part of the three public calls (argument checks, method calls), which needs a\n"
+        "  MicroPython firmware to run; `make bench` gives its share on the unix port."
+        % (
+            bench.ESP32_MHZ,
+            DIM,
+            N,
+            " + ".join("%s %d" % (name, measured[name][0]) for name in PIPELINE),
+            kernels,
+            bench.CPI,
+            bench.ESP32_MHZ,
+            us,
+            bench.CPI,
+        )
     )
 
 
