@@ -31,11 +31,12 @@ KERNEL_METHODS = (
 
 
 def run_quick(folder, extra=""):
-    """Run QUICK = True + plain.py + extra + bench.py on the unix port."""
+    """Run QUICK = True + plain.py + baseline.py + extra + bench.py on the unix port."""
     script = Path(folder) / "bench_quick.py"
     parts = [
         "QUICK = True",
         (DEVICE / "plain.py").read_text(),
+        (DEVICE / "baseline.py").read_text(),
         extra,
         (DEVICE / "bench.py").read_text(),
     ]
@@ -75,6 +76,12 @@ def test_speed_table_has_every_mechanism_and_size_with_equal_outputs(quick):
     for row in table:
         assert row[6] == "0", row  # heap bytes per call of the package's call
         assert row[7] == "equal", row
+
+
+def test_pipeline_is_timed_beside_the_previous_kernels_and_plain(quick):
+    names = [row[0] for row in rows(quick.stdout, "")]
+    assert {"package", "plain Python (plain.py)", "previous kernels (baseline.py)"} <= set(names)
+    assert "baseline pipeline" not in quick.stdout  # its output equals the package's
 
 
 def test_every_public_method_allocates_nothing(quick):

@@ -201,7 +201,7 @@ def main(argv=None):
     )
     print("## Device: %s\n" % where, flush=True)
     try:
-        code = target.run(["plain.py", "bench.py"], args.port).returncode
+        code = target.run(["plain.py", "baseline.py", "bench.py"], args.port).returncode
     except (OSError, boards.BoardError) as exc:  # no micropython or mpremote
         print("cannot run the device bench: %s" % exc)
         code = 1

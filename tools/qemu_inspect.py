@@ -17,6 +17,7 @@ count of its inner loop (tools/bench.py, from the disassembly):
 These are instructions, not cycles: QEMU's cores are not the LX6 or the C3's core.
 """
 
+import os
 import random
 import struct
 import sys
@@ -135,12 +136,31 @@ def report():
 # One MicroAttention pipeline call at head_dim 64, n 64 (compute_scores, softmax_fixed,
 # weighted_sum) runs these kernels once each, at the size measured above.
 PIPELINE = ("dot_rows", "softmax_q8", "weighted_rows")
+BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "device", "baseline.py")
+
+
+def baseline_instructions(arch):
+    """Instructions of the same pipeline on the previous kernels (tools/device/baseline.py)."""
+    rng = random.Random(1)
+    keys, query = _int8(rng, N * DIM), _int8(rng, DIM)
+    sign_extended = struct.pack(f"<{DIM}i", *(b - 256 if b > 127 else b for b in query))
+    softmax = WORKLOADS["softmax_q8"][1](random.Random(1), N, DIM)
+    weighted = WORKLOADS["weighted_rows"][1](random.Random(1), N, DIM)
+    calls = [
+        qemu_run.Call("baseline_load_int8", [bytes(4 * DIM), query, DIM]),
+        qemu_run.Call("baseline_dot_rows", [keys, sign_extended, bytes(4 * N), N, DIM, DIM, 0, 3]),
+        qemu_run.Call("baseline_softmax_q8", softmax),
+        qemu_run.Call("baseline_weighted_rows", weighted),
+    ]
+    code = qemu_run.native_code(BASELINE, arch)
+    return sum(r.instructions for r in qemu_run.run(arch, code, calls))
 
 
 def whole_call(measured):
     """The ESP32 estimate of one pipeline call, from the measured kernel instructions."""
     kernels = sum(measured[name][0] for name in PIPELINE)
     us = kernels * bench.CPI / bench.ESP32_MHZ
+    before = baseline_instructions("xtensawin")
     return (
         "## ESP32 (xtensawin, %d MHz): one whole call, ESTIMATE\n\n"
         "  MicroAttention compute_scores + softmax_fixed + weighted_sum, head_dim %d, n %d:\n"
@@ -149,7 +169,9 @@ def whole_call(measured):
         "  the kernels, counted under QEMU) x %.1f CPI / %d MHz = %.0f us.\n"
         "  CPI %.1f is an assumption (see tools/bench.py). Not included: the Python-level\n"
         "  part of the three public calls (argument checks, method calls), which needs a\n"
-        "  MicroPython firmware to run; `make bench` gives its share on the unix port."
+        "  MicroPython firmware to run; `make bench` gives its share on the unix port.\n"
+        "  The previous kernels (tools/device/baseline.py) execute %d instructions for\n"
+        "  the same call: %.2fx as many."
         % (
             bench.ESP32_MHZ,
             DIM,
@@ -160,6 +182,8 @@ def whole_call(measured):
             bench.ESP32_MHZ,
             us,
             bench.CPI,
+            before,
+            before / kernels,
         )
     )
 

@@ -451,6 +451,35 @@ def heap_rows(att, data):
             yield name, "no sample call", ""
 
 
+def pipeline_rows(att, data, failures):
+    """The MicroAttention pipeline at head_dim 64, n 64: the package, the kernels it had
+    before (baseline.py, called without checks) and plain Python, side by side."""
+    baseline = globals().get("baseline_pipeline")  # defined by baseline.py in front
+    case = Micro(att, data, 64, 64)
+    old_scores, old_output, scratch = int32s(64), int32s(64), int32s(64)
+
+    def old():
+        baseline(case.query, case.keys, case.values, old_scores, old_output, 64, 64, 3, scratch)
+
+    case.package()
+    case.plain()
+    fns = [case.package, case.plain]
+    if baseline:
+        old()
+        if old_output != case.output:
+            failures.append("baseline pipeline")
+        fns.append(old)
+    times = medians_us(*fns)
+    yield "package", us(times[0]), "1.0x"
+    yield "plain Python (plain.py)", us(times[1]), relative(times[1], times[0])
+    if baseline:
+        yield "previous kernels (baseline.py)", us(times[2]), relative(times[2], times[0])
+
+
+def relative(time, reference):
+    return "%.2fx" % (time / reference) if reference else "n/a"
+
+
 def fixed_cost_rows(att):
     """The cost of a call beyond its arithmetic: head_dim 8, one row, against an empty
     method called with the same arguments, and the cost of each buffer check."""
@@ -478,7 +507,7 @@ def fixed_cost_rows(att):
     ]
     for name, call, bare in calls:
         fast, slow = medians_us(call, bare)
-        yield name, us(fast), us(slow), "%.1fx" % (fast / slow) if slow else "n/a"
+        yield name, us(fast), us(slow), relative(fast, slow)
     memory, facts = att._memory, att._check.facts()
     one = att._check.kinds(memory.INT32)
     four = att._check.kinds(memory.INT32, memory.INT8, memory.INT8, memory.INT8)
@@ -543,6 +572,10 @@ def main():
         "lrrrrrrl",
         (9, 8, 3, 9, 9, 8, 11, 6),
     )
+    print("Pipeline: compute_scores, apply_causal_mask, softmax_fixed, weighted_sum at")
+    print("head_dim 64, n 64; time relative to the package's (higher: the package is faster).")
+    print()
+    table(("implementation", "us", "relative"), pipeline_rows(att, data, failures), "lrr")
     print("Fixed cost: head_dim 8, n 1, against an empty method with the same arguments;")
     print("measure = the one viper call in which a method reads the kind, length and")
     print("overlaps of its buffers (attention._memory.measure).")
