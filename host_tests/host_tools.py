@@ -67,3 +67,19 @@ def mpremote(board, *args, check=True, timeout=30):
     if check:
         assert result.returncode == 0, f"mpremote {args} failed:\n{result.stdout}{result.stderr}"
     return result
+
+
+def run_micropython(script, *args):
+    """stdout of `micropython script args...` on the unix port, firmware/ on MICROPYPATH;
+    the run must succeed."""
+    env = dict(os.environ, MICROPYPATH=str(REPO / "firmware"))
+    done = subprocess.run(
+        [MICROPYTHON, script, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout

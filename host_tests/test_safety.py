@@ -9,7 +9,7 @@ from array import array
 
 import pytest
 from attention import KVCache, LinearAttention, MicroAttention, SlidingWindowAttention
-from host_tools import MICROPYTHON
+from host_tools import MICROPYTHON, run_micropython
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -338,17 +338,8 @@ print("done")
 def test_promises_hold_on_the_unix_port(tmp_path):
     script = tmp_path / "safety.py"
     script.write_text(UNIX_SCRIPT)
-    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
-    done = subprocess.run(
-        [MICROPYTHON, "-X", "heapsize=4M", str(script)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    lines = done.stdout.splitlines()
+    out = run_micropython("-X", "heapsize=4M", str(script))
+    lines = out.splitlines()
     leaked = int(lines[0].split()[1])
     assert leaked < 1024, lines  # the old memo of checked buffers kept about 200 KB here
     assert lines[1:] == [

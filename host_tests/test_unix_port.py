@@ -11,7 +11,7 @@ from array import array
 import model
 import pytest
 from attention import LinearAttention, MicroAttention, SlidingWindowAttention
-from host_tools import MICROPYTHON
+from host_tools import MICROPYTHON, run_micropython
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -107,20 +107,6 @@ def on_model(c):
     if c["kind"] == "linear":
         return [model.linear_forward(q, keys, values, wrap=False)[0]]
     return [model.window_forward(q, keys, values, c["cache_len"], c["window"], dim)[0]]
-
-
-def run_micropython(script, *args):
-    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
-    done = subprocess.run(
-        [MICROPYTHON, script, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def test_random_cases_agree_on_unix_port_shim_and_model(tmp_path):
