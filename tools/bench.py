@@ -161,6 +161,9 @@ def host_report():
     print(version + "\n")
     print(mpy_table(mpy_sizes()) + "\n")
     loops_report()
+    import qemu_inspect  # here: it imports this module
+
+    print("\n" + qemu_inspect.report())
 
 
 def loops_report():
