@@ -23,7 +23,7 @@ BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
 BOARD_GIVEN := $(filter command line,$(origin BOARD))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz vboard qemu-tools clean
+.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz vboard qemu-tools clean train eval
 
 help: ## list the targets and the variables they read
 	@echo "Targets:"
@@ -50,6 +50,10 @@ $(STAMP): requirements.txt requirements-board.txt
 
 $(BOARD_STAMP): requirements-board.txt
 	$(call install,requirements-board.txt)
+
+TRAIN_STAMP := $(VENV)/.train-tools-$(PY_TAG)
+$(TRAIN_STAMP): requirements-train.txt requirements.txt requirements-board.txt
+	$(call install,requirements-train.txt)
 
 # The checks of PORT every target that talks to a board makes first.
 NEED_PORT = $(if $(PORT),,$(error PORT is required, e.g. PORT=/dev/ttyUSB0 (`make help` lists the variables)))
@@ -139,6 +143,16 @@ inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xt
 	$(PYTHON) tools/bench.py --loops
 	@echo
 	$(PYTHON) tools/qemu_inspect.py
+
+train: $(TRAIN_STAMP) ## train the shipped model (torch, CPU, fixed seeds), then quantise it into firmware/attention/reverse.bin
+	$(PYTHON) tools/tinylm/train.py --out tools/tinylm/reverse.npz
+	$(PYTHON) tools/tinylm/convert.py tools/tinylm/reverse.npz firmware/attention/reverse.bin
+
+eval: $(STAMP) ## the shipped model on 200 held-out examples on the unix port, or on PORT= (deployed first): int8 against float accuracy
+ifneq ($(PORT),)
+	$(MAKE) deploy PORT=$(PORT)
+endif
+	$(PYTHON) tools/eval_model.py $(if $(PORT),--port $(PORT))
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C
 	@$(PYTHON) tools/vboard.py
