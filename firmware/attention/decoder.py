@@ -18,7 +18,7 @@ from .cache import KVCache
 from .layers import norm_constants
 from .micro import _EXP2, MASKED, MicroAttention
 
-_OBJECT_BYTES = 32  # a buffer's object header, rounded up (heap blocks are 16 bytes)
+_OBJECT_BYTES = 48  # a buffer's object and header, rounded up to heap blocks (16 bytes)
 
 
 def ram_needed(h):
@@ -34,7 +34,7 @@ def ram_needed(h):
     buffers += 4 * n
     total += 7 * d + f + 4 * wide + 4 * wide + 4 * d + 8 * v + 4  # activations, scratch, rng
     buffers += 13
-    return total + buffers * _OBJECT_BYTES + 64 * n + 512  # + the objects themselves
+    return total + buffers * _OBJECT_BYTES + 64 * n + 4096  # + the objects and their dicts
 
 
 class Decoder:
@@ -241,3 +241,12 @@ class Decoder:
         stop_id = -1 if stop is None else self._vocab.find(stop)
         count = self.generate_into(self.encode(prompt), out, stop_id)
         return "".join(self._vocab[t] for t in out[:count])
+
+
+def shipped(name="reverse.bin"):
+    """The path of a model file shipped inside the package (beside this module).
+
+    On a board after `make deploy` that is /lib/attention/reverse.bin. A package
+    frozen into the firmware has no files: copy the model file to the board instead.
+    """
+    return __file__.rsplit("/", 1)[0] + "/" + name
