@@ -357,3 +357,16 @@ def test_model_bench_runs_agrees_with_plain_python_and_allocates_nothing():
         ).groups()
     )
     assert measured <= estimated < measured + 8192
+
+
+def test_resized_logits_are_refused():
+    model = Decoder.load(tinymodels.SHIPPED)
+    model.reset()
+    model.feed(1)
+    with pytest.raises(AttributeError):
+        model.logits = None
+    model.logits[3:] = model.logits[:0]
+    with pytest.raises(ValueError, match="logits: resized to 3 items, expected 12"):
+        model.pick()
+    with pytest.raises(ValueError, match="logits: resized to 3 items, expected 12"):
+        model.feed(1)

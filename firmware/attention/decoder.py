@@ -42,6 +42,7 @@ class Decoder:
 
     Make one with Decoder.load(path). logits (array('i') of vocab items) holds the
     last step's logits in Q(logit_frac): real logit = logits[i] / 2**logit_frac.
+    Its size is checked before each use, like a KVCache's buffers.
     """
 
     @staticmethod
@@ -89,7 +90,7 @@ class Decoder:
         self._x32 = array("i", bytes(4 * wide))  # the input of a projection, widened
         self._acc = array("i", bytes(4 * wide))  # a projection's int32 sums
         self._att = array("i", bytes(4 * d))
-        self.logits = array("i", bytes(4 * v))
+        self._logits = array("i", bytes(4 * v))
         self._tempered = array("i", bytes(4 * v))
         self._state = array("i", [1])
         self._temperature = 0
@@ -106,6 +107,7 @@ class Decoder:
     context = property(lambda self: self._h["context"])
     logit_frac = property(lambda self: self._h["logit_frac"])
     position = property(lambda self: self._pos)
+    logits = property(lambda self: self._logits)
     ram = property(lambda self: ram_needed(self._h))
 
     def reset(self):
@@ -131,7 +133,7 @@ class Decoder:
             raise TypeError("seed: expected an int, got %s" % type(seed).__name__)
         self._temperature = t
         self._top_k = top_k or v
-        self._state[0] = seed & 0x3FFFFFFF | (seed >> 30 & 1) << 30
+        self._state[0] = seed & 0x7FFFFFFF  # seed mod 2**31
 
     def feed(self, token):
         """Run one token through the model at the next position; logits are then ready."""
@@ -140,6 +142,11 @@ class Decoder:
             raise TypeError("token: expected an int, got %s" % type(token).__name__)
         if not 0 <= token < h["vocab"]:
             raise ValueError("token: expected 0..%d, got %d" % (h["vocab"] - 1, token))
+        logits = self._logits
+        if len(logits) != h["vocab"]:  # resized in place by its user: the kernel would overrun it
+            raise ValueError(
+                "logits: resized to %d items, expected %d" % (len(logits), h["vocab"])
+            )
         pos = self._pos
         if pos >= h["context"]:
             raise ValueError("context: full at %d tokens; reset() first" % h["context"])
@@ -183,16 +190,19 @@ class Decoder:
         head = self._buffers["lm_head"]
         v = h["vocab"]
         _kernels.dot_rows(head[0], x32, acc, v, d, d, 0, 0)
-        _layers.requant32(acc, self.logits, head[1], v, 2)
+        _layers.requant32(acc, self._logits, head[1], v, 2)
         self._pos = pos + 1
 
     def pick(self):
         """The next token from logits: argmax, or a draw as sampling() set."""
         v = self._h["vocab"]
+        logits = self._logits
+        if len(logits) != v:
+            raise ValueError("logits: resized to %d items, expected %d" % (len(logits), v))
         if not self._temperature:
-            return _layers.argmax32(self.logits, v)
+            return _layers.argmax32(logits, v)
         w = self._tempered
-        _layers.temper(self.logits, w, v, self._top_k, self._temperature, MASKED)
+        _layers.temper(logits, w, v, self._top_k, self._temperature, MASKED)
         _kernels.softmax_exp2(w, _EXP2, v, self._h["logit_frac"])
         return _layers.draw(w, v, self._state)
 
