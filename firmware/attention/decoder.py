@@ -15,7 +15,7 @@ from array import array
 
 from . import _kernels, _layers, modelfile
 from .cache import KVCache
-from .layers import norm_constants
+from ._fixed import norm_constants
 from .micro import _EXP2, MASKED, MicroAttention
 
 _OBJECT_BYTES = 48  # a buffer's object and header, rounded up to heap blocks (16 bytes)

@@ -13,10 +13,8 @@ from array import array
 from micropython import const
 
 from . import _check, _kernels, _layers, _memory
+from ._fixed import MAX_MULT, MAX_SHIFT, MIN_SHIFT, norm_constants
 
-MIN_SHIFT = const(17)
-MAX_SHIFT = const(40)
-MAX_MULT = const(32767)
 MAX_NORM_DIM = const(16384)
 
 _ONE = _check.kinds(_memory.INT8)
@@ -137,26 +135,6 @@ class RMSNorm:
         if facts[0] < self._dim:
             _check.short("out", facts[0], self._dim)
         _layers.rms_norm8(x, out, self._dim, self._num, self._down)
-
-
-def norm_constants(dim, frac):
-    """(num, down) of rms_norm8: num = isqrt(dim * 4**K) < 2**30 for the largest K, down = K - frac."""
-    k = 0
-    while _isqrt(dim << (2 * k + 2)) < 0x40000000:
-        k += 1
-    return _isqrt(dim << (2 * k)), k - frac
-
-
-def _isqrt(v):
-    """floor(sqrt(v)) of a non-negative int, by Newton's method on ints."""
-    if v < 2:
-        return v
-    x = v
-    y = (x + 1) >> 1
-    while y < x:
-        x = y
-        y = (x + v // x) >> 1
-    return x
 
 
 class Embedding:

@@ -11,6 +11,8 @@ import struct
 
 from micropython import const
 
+from ._fixed import MAX_MULT, MAX_SHIFT, MIN_SHIFT
+
 MAGIC = b"I8TM"
 VERSION = const(1)
 HEADER_BYTES = const(32)
@@ -120,8 +122,6 @@ def scan(f):
 
     f is an open binary file at its start; it is left at an unspecified position.
     """
-    from .layers import MAX_MULT, MAX_SHIFT, MIN_SHIFT
-
     h = read_header(f)
     pair = bytearray(8)
     for expected in tensor_list(h):
