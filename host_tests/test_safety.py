@@ -433,3 +433,41 @@ def test_promises_hold_on_the_unix_port(tmp_path):
 def test_sizes_given_at_construction_are_ints_in_range(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+ROWS_SCRIPT = """
+from array import array
+from attention import MicroAttention
+
+attn = MicroAttention(4, 1)
+scores = array("i", bytes(4 * 4194305))
+attn.apply_causal_mask(scores, 1 << 40, 4194304)
+print("4194304 accepted")
+try:
+    attn.apply_causal_mask(scores, 1 << 40)
+    print("4194305 accepted")
+except ValueError as e:
+    print(e)
+"""
+
+
+@pytest.mark.skipif(not MICROPYTHON, reason="micropython (unix port) not installed")
+def test_at_most_max_rows_on_the_unix_port(tmp_path):
+    """One row past 4194304 (the limit that keeps sums of Q8 weights inside int32) is
+    refused; the shim's address space is too small for 16 MB of scores."""
+    script = tmp_path / "rows.py"
+    script.write_text(ROWS_SCRIPT)
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
+    done = subprocess.run(
+        [MICROPYTHON, "-X", "heapsize=48M", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "4194304 accepted",
+        "n: at most 4194304 rows, got 4194305",
+    ]
