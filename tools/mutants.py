@@ -621,4 +621,7 @@ MUTANTS = [
     ),
 ]
 
-EQUIVALENT = {"linear_finish_scaled: complement of the low word"}
+EQUIVALENT = {
+    "linear_finish_scaled: complement of the low word",
+    "rows: all the rows refused",
+}
