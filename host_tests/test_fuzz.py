@@ -24,7 +24,9 @@ def last_calls(seed, calls, env=None, count=12):
     return "exit status %d, last lines:\n%s" % (result.returncode, "\n".join(lines[-count:]))
 
 
-@pytest.mark.parametrize("seed", [1, 20240917, FRESH_SEED])
+@pytest.mark.parametrize(
+    "seed", [1, 20240917, FRESH_SEED], ids=["seed_1", "seed_20240917", "fresh_seed"]
+)
 def test_public_api_survives_hostile_calls(seed):
     print("fuzz seed %d (replay: make fuzz SEED=%d CALLS=%d)" % (seed, seed, CALLS))
     result = fuzz.run(seed, CALLS, capture=True, timeout=300)

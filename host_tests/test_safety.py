@@ -72,7 +72,9 @@ def test_no_reference_to_a_buffer_is_kept():
         (array("h", [0] * 4), "array('h')"),
         (array("I", [0] * 4), "array('I')"),
         (array("f", [0] * 4), "array('f')"),
+        (array("q", [0] * 4), "array('q')"),
         (bytearray(16), "bytearray"),
+        (bytes(16), "bytes"),
         ([0] * 4, "list"),
         (None, "NoneType"),
     ],
@@ -83,6 +85,30 @@ def test_type_errors_say_what_was_passed(buf, kind):
         TypeError, match="output: expected an int32 buffer.*got " + re.escape(kind)
     ):
         attn.weighted_sum(int32s(1), int8s(4), buf)
+
+
+@pytest.mark.parametrize(
+    "buf, kind",
+    [
+        (array("h", [1] * 4), "array('h')"),
+        (array("H", [1] * 4), "array('H')"),
+        (array("i", [1] * 4), "array('i')"),
+        (array("I", [1] * 4), "array('I')"),
+        (array("q", [1] * 4), "array('q')"),
+        (array("f", [1] * 4), "array('f')"),
+        (memoryview(array("i", [1] * 4)), "memoryview('i')"),
+        ([1] * 4, "list"),
+        (4, "int"),
+    ],
+)
+def test_int8_arguments_refuse_wider_items(buf, kind):
+    attn = MicroAttention(4, 1)
+    for call in (
+        lambda: attn.compute_scores(buf, int8s(4), int32s(1)),
+        lambda: attn.compute_scores(int8s(4), buf, int32s(1)),
+    ):
+        with pytest.raises(TypeError, match="expected an int8 buffer.*got " + re.escape(kind)):
+            call()
 
 
 @pytest.mark.parametrize(
@@ -176,6 +202,38 @@ def test_outputs_sharing_memory_with_an_input_are_refused(index):
     name, call = aliased_calls()[index]
     with pytest.raises(ValueError, match="shares memory with " + name):
         call()
+
+
+def test_one_shared_byte_is_an_overlap():
+    """Byte views of an int32 buffer (memoryview.cast, CPython only) that share exactly
+    one byte with the output, at its first byte or at its last."""
+    attn = MicroAttention(4, 1)
+    view = memoryview(array("i", bytes(4 * 4)))
+    raw = view.cast("B")
+    scores = view[1:2]  # bytes 4 .. 7
+    for query in (raw[1:5], raw[7:11]):
+        with pytest.raises(ValueError, match="scores: shares memory with query"):
+            attn.compute_scores(query, int8s(4), scores)
+    for query in (raw[0:4], raw[8:12]):  # next to it on either side
+        attn.compute_scores(query, int8s(4), scores)
+
+
+def test_an_empty_output_shares_nothing():
+    """An empty int32 view inside the bytes of an input: no byte is written, so no
+    byte is shared."""
+    attn = MicroAttention(8, 1)
+    view = memoryview(array("i", bytes(4 * 4)))
+    raw = view.cast("B")
+    attn.compute_scores(raw[0:8], int8s(0), view[1:1])
+
+
+def test_a_longer_key_or_value_row_is_refused():
+    cache = KVCache(2, 4)
+    with pytest.raises(ValueError, match="key: expected 4 int8 values, got 5"):
+        cache.append(int8s(5), int8s(4))
+    with pytest.raises(ValueError, match="value: expected 4 int8 values, got 5"):
+        cache.append(int8s(4), int8s(5))
+    assert len(cache) == 0
 
 
 def test_adjacent_views_of_one_buffer_are_accepted():
@@ -366,3 +424,41 @@ def test_promises_hold_on_the_unix_port(tmp_path):
 def test_sizes_given_at_construction_are_ints_in_range(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+ROWS_SCRIPT = """
+from array import array
+from attention import MicroAttention
+
+attn = MicroAttention(4, 1)
+scores = array("i", bytes(4 * 4194305))
+attn.apply_causal_mask(scores, 1 << 40, 4194304)
+print("4194304 accepted")
+try:
+    attn.apply_causal_mask(scores, 1 << 40)
+    print("4194305 accepted")
+except ValueError as e:
+    print(e)
+"""
+
+
+@pytest.mark.skipif(not MICROPYTHON, reason="micropython (unix port) not installed")
+def test_at_most_max_rows_on_the_unix_port(tmp_path):
+    """One row past 4194304 (the limit that keeps sums of Q8 weights inside int32) is
+    refused; the shim's address space is too small for 16 MB of scores."""
+    script = tmp_path / "rows.py"
+    script.write_text(ROWS_SCRIPT)
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
+    done = subprocess.run(
+        [MICROPYTHON, "-X", "heapsize=48M", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "4194304 accepted",
+        "n: at most 4194304 rows, got 4194305",
+    ]

@@ -12,7 +12,12 @@ K = "_kernels.py"
 
 MUTANTS = [
     # ---------------------------------------------------------------- _kernels.py
-    (K, "dst[i] = (src[i] ^ 0x80) - 0x80", "dst[i] = src[i]", "load_int8: no sign extension"),
+    (
+        K,
+        "v = (source[j] ^ 0x80) - 0x80",
+        "v = source[j]",
+        "dot_rows: query not sign-extended",
+    ),
     (
         K,
         "    dst[start + i] = src[i]\n        i += 1",
@@ -28,15 +33,15 @@ MUTANTS = [
     (K, "bias = qsum << 7", "bias = qsum << 8", "dot_rows: sign correction 256 * sum q"),
     (
         K,
-        "keys = ptr8(int(keys) + 8)\n            query = ptr32(int(query) + 32)",
-        "keys = ptr8(int(keys) + 8)\n            query = ptr32(int(query) + 28)",
-        "dot_rows: query cursor steps 7 items per 8 keys",
+        "qp = ptr32(64 + int(qp))",
+        "qp = ptr32(60 + int(qp))",
+        "dot_rows: query cursor steps 15 items per 16 keys",
     ),
     (K, "scores[i] = acc >> shift", "scores[i] = acc // shift", "dot_rows: >> shift as // shift"),
     (
         K,
-        "acc = (((acc - bias) & low32) ^ sign) - sign",
-        "acc = acc - bias",
+        "acc = (((int(query) - bias) & low32) ^ sign) - sign",
+        "acc = int(query) - bias",
         "dot_rows: no int32 sign restore (64-bit hosts keep zero-extended ptr32 loads)",
     ),
     (
@@ -113,8 +118,8 @@ MUTANTS = [
     ),
     (
         K,
-        "out[7] = out[7] + w * (values[7] ^ 0x80)",
-        "out[7] = out[7] + w * (values[6] ^ 0x80)",
+        "out[7] = (values[7] ^ 0x80) * w + out[7]",
+        "out[7] = (values[6] ^ 0x80) * w + out[7]",
         "weighted_rows: unrolled element 7 reads value 6",
     ),
     (
@@ -125,17 +130,17 @@ MUTANTS = [
     ),
     (
         K,
-        "p = (keys[0] & ((keys[0] >> 7) - 1)) + 1\n            sums[0] = sums[0] + p\n"
-        "            s += p\n            keys = ptr8(int(keys) + 1)",
-        "p = keys[0] & ((keys[0] >> 7) - 1)\n            sums[0] = sums[0] + p\n"
-        "            s += p\n            keys = ptr8(int(keys) + 1)",
+        "sums = ptr32(phi[keys[0]])\n            ks[0] = ks[0] + int(sums)\n"
+        "            s = s + int(sums)\n            keys = ptr8(1 + int(keys))",
+        "sums = ptr32(phi[keys[0]] - 1)\n            ks[0] = ks[0] + int(sums)\n"
+        "            s = s + int(sums)\n            keys = ptr8(1 + int(keys))",
         "linear_rows: phi(k) = max(k, 0) in the tail loop",
     ),
     (K, "bias = total << 7", "bias = total << 8", "linear_rows: sign correction 256 * sum s"),
     (
         K,
-        "sums[3] = sums[3] + s * (keys[3] ^ 0x80)",
-        "sums[3] = sums[3] + s * (keys[2] ^ 0x80)",
+        "sums[3] = (keys[3] ^ 0x80) * s + sums[3]",
+        "sums[3] = (keys[2] ^ 0x80) * s + sums[3]",
         "linear_rows: unrolled context 3 reads value 2",
     ),
     (
@@ -246,14 +251,15 @@ MUTANTS = [
     ),
     (
         "micro.py",
-        "keys, self._query, scores, n, head_dim, embed_dim, first, self.scale_shift",
-        "keys, self._query, scores, n, embed_dim, head_dim, first, self.scale_shift",
+        "keys, self._query, scores, n, head_dim, embed_dim, first, self._scale_shift",
+        "keys, self._query, scores, n, embed_dim, head_dim, first, self._scale_shift",
         "forward: dot_rows width and stride swapped",
     ),
     (
         "micro.py",
-        '        _check.int32("scores", scores, n)\n        _kernels.load_int8',
-        "        _kernels.load_int8",
+        'if facts[0] < n:\n            _check.short("scores", facts[0], n, "int32 items")\n'
+        "        _kernels.dot_rows",
+        "_kernels.dot_rows",
         "compute_scores: scores size not checked",
     ),
     (
@@ -270,9 +276,9 @@ MUTANTS = [
     ),
     (
         "micro.py",
-        'n = _check.count("n", n, min(size, rows))',
-        'n = _check.count("n", n, max(size, rows))',
-        "weighted_sum: n bounded by the larger buffer",
+        'if facts[1] < n:\n            _check.short("weights"',
+        'if facts[1] < n - 1:\n            _check.short("weights"',
+        "weighted_sum: weights one short accepted",
     ),
     # ------------------------------------------------------------------ linear.py
     (
@@ -314,15 +320,15 @@ MUTANTS = [
     # ------------------------------------------------------------------ window.py
     (
         "window.py",
-        "n = min(cache_len, self.window_size)",
-        "n = min(cache_len, self.window_size - 1)",
+        "n = min(cache_len, self._window_size)",
+        "n = min(cache_len, self._window_size - 1)",
         "forward: one row short of the window",
     ),
     ("window.py", "_SHIFT = const(3)", "_SHIFT = const(2)", "window score shift 2"),
     (
         "window.py",
-        '_check.int8("keys", keys, n * head_dim)',
-        '_check.int8("keys", keys, head_dim)',
+        "if facts[2] < n * head_dim:",
+        "if facts[2] < head_dim:",
         "forward: keys checked for one row only",
     ),
     (
@@ -334,59 +340,288 @@ MUTANTS = [
     # ------------------------------------------------------------------- cache.py
     (
         "cache.py",
-        "if self.count >= self.capacity and not self.ring:",
-        "if self.count > self.capacity and not self.ring:",
+        "if self._count >= self._capacity and not self._ring:",
+        "if self._count > self._capacity and not self._ring:",
         "append: one row past a full cache",
     ),
     (
         "cache.py",
-        "_kernels.copy8(self.values, value, start, width)",
-        "_kernels.copy8(self.values, key, start, width)",
+        "_kernels.copy8(self._values, value, start, width)",
+        "_kernels.copy8(self._values, key, start, width)",
         "append: stores the key as the value",
     ),
     (
         "cache.py",
-        "return min(self.count, self.capacity)",
-        "return self.count",
+        "return min(self._count, self._capacity)",
+        "return self._count",
         "len: counts overwritten ring rows",
     ),
     # ------------------------------------------------------------------ _check.py
     (
         "_check.py",
-        'if size < need:\n        raise ValueError("%s: expected at least %d int8',
-        'if size < need - 1:\n        raise ValueError("%s: expected at least %d int8',
-        "int8: one value short accepted",
+        "n < 0 or n > available:",
+        "n < 0 or n > available + 1:",
+        "rows: one row past the buffer accepted",
     ),
     (
         "_check.py",
-        "elif n < 0 or n > available:",
-        "elif n < 0 or n > available + 1:",
-        "count: one row past the buffer accepted",
+        "n < 0 or n > available:",
+        "n < 0 or n >= available:",
+        "rows: all the rows refused",
     ),
     (
         "_check.py",
-        "if value <= 0 or value > MAX_DIM:",
-        "if value < 0 or value > MAX_DIM:",
+        "elif type(n) is not int or n < 0",
+        "elif not isinstance(n, int) or n < 0",
+        "rows: accepts a bool n",
+    ),
+    (
+        "_check.py",
+        "if available * width != size:",
+        "if available * width > size:",
+        "rows: a partial last row accepted",
+    ),
+    (
+        "_check.py",
+        "if n > MAX_ROWS:",
+        "if n > MAX_ROWS + 1:",
+        "rows: one row past MAX_ROWS accepted",
+    ),
+    (
+        "_check.py",
+        "if n is None and key_size != value_size:",
+        "if n is None and key_size < value_size:",
+        "pair: more keys than values accepted",
+    ),
+    (
+        "_check.py",
+        "key_size if key_size < value_size else value_size",
+        "key_size",
+        "pair: n checked against the keys only",
+    ),
+    (
+        "_check.py",
+        '    if value_size % width:\n        rows(None, "values", value_size, width)\n',
+        "",
+        "pair: values not checked for whole rows",
+    ),
+    (
+        "_check.py",
+        "return number(name, value, 1, MAX_DIM)",
+        "return number(name, value, 0, MAX_DIM)",
         "dim: accepts 0",
     ),
     (
         "_check.py",
-        "_itemsize(buf) not in (0, 4)",
-        "_itemsize(buf) not in (0, 4, 8)",
-        "int32: accepts 8-byte items",
+        "if type(value) is not int:",
+        "if not isinstance(value, int):",
+        "number: accepts a bool",
     ),
     (
         "_check.py",
-        "if kind is not bytearray and kind is not bytes:",
-        "if kind is not bytearray:",
-        "int8: bytes refused",
+        "    for i in (1, 2, 3):\n        if status >> i & 1:",
+        "    for i in (1, 2):\n        if status >> i & 1:",
+        "refuse: an overlap with the third input not raised",
+    ),
+    # ----------------------------------------------------------------- _memory.py
+    (
+        "_memory.py",
+        "(code == 1 or code == 0x62 or code == 0x42)",
+        "(code == 1 or code == 0x62 or code == 0x42 or code == 0x68)",
+        "measure: array('h') taken as int8",
     ),
     (
-        "_check.py",
-        "if size and not isinstance(buf[0], int):",
-        "if not isinstance(buf[0], int):",
-        "_itemsize: empty buffer indexed",
+        "_memory.py",
+        "(code == 1 or code == 0x62 or code == 0x42)",
+        "(code == 1 or code == 0x62 or code == 0x42 or code == 0x69)",
+        "measure: array('i') taken as int8",
+    ),
+    (
+        "_memory.py",
+        "(code == 1 or code == 0x62 or code == 0x42)",
+        "(code == 1 or code == 0x62)",
+        "measure: array('B') refused",
+    ),
+    (
+        "_memory.py",
+        "elif kind == INT32 and code == 0x69:",
+        "elif kind == INT32 and (code == 0x69 or code == 0x49):",
+        "measure: array('I') taken as int32",
+    ),
+    (
+        "_memory.py",
+        "elif kind == INT32 and code == 0x69:",
+        "elif kind == INT32 and (code == 0x69 or code == 0x71):",
+        "measure: array('q') taken as int32",
+    ),
+    (
+        "_memory.py",
+        "elif kind == INT32 and code == 0x69:",
+        "elif kind == INT32 and (code == 0x69 or type_ == facts[4]):",
+        "measure: bytes taken as int32",
+    ),
+    (
+        "_memory.py",
+        "if type_ == facts[4] or type_ == facts[5]:",
+        "if type_ == facts[5]:",
+        "measure: bytes refused",
+    ),
+    (
+        "_memory.py",
+        "if (header & 3) == 0:",
+        "if True:",
+        "measure: immediate objects read as headers",
+    ),
+    (
+        "_memory.py",
+        "code = ptr8(header + word)[0] & 0x7F",
+        "code = ptr8(header + word)[0]",
+        "measure: memoryview's writable flag kept in the typecode",
+    ),
+    (
+        "_memory.py",
+        "size = ptr32(header + (word << 1))[0]\n",
+        "size = ptr32(header + word)[0]\n",
+        "measure: int8 length read from the typecode word",
+    ),
+    (
+        "_memory.py",
+        "size = ptr32(header + (word << 1))[0] << 2",
+        "size = ptr32(header + (word << 1))[0]",
+        "measure: int32 length not in bytes for the overlap test",
+    ),
+    (
+        "_memory.py",
+        "return -1 - i",
+        "return 0 - i",
+        "measure: a wrong kind of out reported as success",
+    ),
+    (
+        "_memory.py",
+        "first += offset",
+        "first += 0",
+        "measure: memoryview offset not added",
+    ),
+    (
+        "_memory.py",
+        "offset <<= 2",
+        "offset <<= 0",
+        "measure: int32 memoryview offset not scaled by 4",
+    ),
+    (
+        "_memory.py",
+        "elif first < end and start",
+        "elif first <= end and start",
+        "measure: an input right after out counts as overlapping",
+    ),
+    (
+        "_memory.py",
+        "and start < first + size:",
+        "and start <= first + size:",
+        "measure: an input right before out counts as overlapping",
+    ),
+    (
+        "_memory.py",
+        "elif first < end and start",
+        "elif first < end - 1 and start",
+        "measure: an overlap of out's last byte missed",
+    ),
+    (
+        "_memory.py",
+        "and start < first + size:",
+        "and start < first + size - 1:",
+        "measure: an overlap of an input's last byte missed",
+    ),
+    (
+        "_memory.py",
+        "mask |= 1 << i",
+        "mask |= 2 << i",
+        "measure: overlap bit of the next input",
+    ),
+    (
+        "_memory.py",
+        "    if start == end:\n        mask = 0",
+        "",
+        "measure: an empty out can overlap",
+    ),
+    (
+        "_memory.py",
+        "if kind == INT32:\n                size >>= 2",
+        "if kind == INT8:\n                size >>= 2",
+        "measure: int32 length left in bytes",
+    ),
+    # ------------------------------------------------------------ the mechanisms
+    (
+        "micro.py",
+        'if facts[0] < head_dim:\n            _check.short("output"',
+        'if facts[0] < head_dim - 1:\n            _check.short("output"',
+        "weighted_sum: output one item short accepted",
+    ),
+    (
+        "micro.py",
+        'if facts[1] < head_dim:\n            _check.short("query"',
+        'if facts[1] < head_dim - 1:\n            _check.short("query"',
+        "compute_scores: query one value short accepted",
+    ),
+    (
+        "micro.py",
+        "if status:\n            _check.refuse(status, _FORWARD_NAMES",
+        "if status < 0:\n            _check.refuse(status, _FORWARD_NAMES",
+        "forward: overlaps not refused",
+    ),
+    (
+        "micro.py",
+        "_WEIGHTED = _check.kinds(_memory.INT32, _memory.INT32, _memory.INT8)",
+        "_WEIGHTED = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8)",
+        "weighted_sum: weights measured as int8",
+    ),
+    (
+        "micro.py",
+        "if facts[0] < embed_dim:",
+        "if facts[0] < head_dim:",
+        "forward: output checked for one head",
+    ),
+    (
+        "linear.py",
+        'if facts[0] < dim:\n            _check.short("output"',
+        'if facts[0] < dim - 1:\n            _check.short("output"',
+        "_check_sizes: output one item short accepted",
+    ),
+    (
+        "linear.py",
+        "status = _memory.measure(output, query, None, None, _ATTEND, self._facts)\n"
+        "        if status:",
+        "status = _memory.measure(output, query, None, None, _ATTEND, self._facts)\n"
+        "        if status < 0:",
+        "attend: overlaps not refused",
+    ),
+    (
+        "window.py",
+        "_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8)",
+        "_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8)",
+        "window: values not measured",
+    ),
+    (
+        "window.py",
+        "if facts[3] < n * head_dim:",
+        "if facts[3] < n * head_dim - 1:",
+        "forward: values one value short accepted",
+    ),
+    (
+        "cache.py",
+        '        self._measure("values", self._values, key, value)\n',
+        "",
+        "append: values buffer not measured",
+    ),
+    (
+        "cache.py",
+        "if facts[2] != width:",
+        "if facts[2] < width:",
+        "append: a longer value accepted",
     ),
 ]
 
-EQUIVALENT = {"linear_finish_scaled: complement of the low word"}
+EQUIVALENT = {
+    "linear_finish_scaled: complement of the low word",
+    "rows: all the rows refused",
+}
