@@ -123,9 +123,11 @@ class Decoder:
         round(256 * temperature); top_k: sample among the k largest logits (0: all);
         seed: the generator's start, an int (taken mod 2**31).
         """
-        t = int(temperature * 256 + 0.5)
-        if t < 0 or t > 65536:
+        if type(temperature) is not int and type(temperature) is not float:
+            raise TypeError("temperature: expected a number, got %s" % type(temperature).__name__)
+        if not 0 <= temperature <= 256:  # nan too
             raise ValueError("temperature: expected 0..256, got %r" % (temperature,))
+        t = int(temperature * 256 + 0.5)
         v = self._h["vocab"]
         if type(top_k) is not int or not 0 <= top_k <= v:
             raise ValueError("top_k: expected an int 0..%d, got %r" % (v, top_k))
@@ -241,7 +243,12 @@ class Decoder:
 
     def generate(self, prompt, max_new=None, stop=None):
         """The text generated after prompt (a str), up to max_new tokens or stop (a character)."""
-        room = self._h["context"] - len(prompt) + 1 if max_new is None else max_new
+        room = self._h["context"] - len(prompt) + 1  # as many as the context can take
+        if max_new is not None:
+            if type(max_new) is not int:
+                raise TypeError("max_new: expected an int, got %s" % type(max_new).__name__)
+            if max_new < room:
+                room = max_new
         out = bytearray(max(room, 0))
         stop_id = -1 if stop is None else self._vocab.find(stop)
         count = self.generate_into(self.encode(prompt), out, stop_id)

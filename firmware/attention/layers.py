@@ -22,6 +22,7 @@ _ONE_NAMES = ("buf",)
 _MAP = _check.kinds(_memory.INT8, _memory.INT8)
 _LINEAR8 = _check.kinds(_memory.INT8, _memory.INT8, _memory.INT8)
 _LINEAR32 = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8)
+_ACCUMULATE = _check.kinds(0, _memory.INT8, _memory.INT8)
 _NARROW = _check.kinds(_memory.INT8, _memory.INT32)
 _facts = _check.facts()  # scratch of the module-level functions
 
@@ -79,32 +80,40 @@ class Linear:
     scales = property(lambda self: self._scales)
 
     def _check(self, kinds, x, out, unit):
+        """x, out (when kinds looks at it) and the weights and scales kept, as they are now:
+        the caller may have resized the arrays it gave in place."""
         facts = self._facts
         status = _memory.measure(out, x, self._weights, None, kinds, facts)
         if status:
             _check.refuse(status, ("out", "x", "weights"), kinds, out, x, self._weights)
         if facts[1] < self._cols:
             _check.short("x", facts[1], self._cols)
-        if facts[0] < self._rows:
+        if kinds & 3 and facts[0] < self._rows:
             _check.short("out", facts[0], self._rows, unit)
         if facts[2] != self._rows * self._cols:
             raise ValueError("weights: resized to %d int8 values" % facts[2])
+        if len(self._scales) != 2 * self._rows:
+            raise ValueError("scales: resized to %d int32 items" % len(self._scales))
 
-    def accumulate(self, x):
-        """The int32 sums weights @ x, in the scratch buffer returned (rows items)."""
+    def _accumulate(self, x):
         cols = self._cols
         _kernels.dot_rows(self._weights, self._x, self._acc, self._rows, cols, cols, 0, 0, x)
         return self._acc
 
+    def accumulate(self, x):
+        """The int32 sums weights @ x, in the scratch buffer returned (rows items)."""
+        self._check(_ACCUMULATE, x, None, None)
+        return self._accumulate(x)
+
     def forward(self, x, out):
         """out[0:rows] = saturate8(round(sum_j w[i, j] * x[j] * m_i / 2**s_i)): int8 x, int8 out."""
         self._check(_LINEAR8, x, out, "int8 values")
-        _layers.requant8(self.accumulate(x), out, self._scales, self._rows, 2)
+        _layers.requant8(self._accumulate(x), out, self._scales, self._rows, 2)
 
     def forward32(self, x, out):
         """out[0:rows] = round(sum_j w[i, j] * x[j] * m_i / 2**s_i): int8 x, int32 out."""
         self._check(_LINEAR32, x, out, "int32 items")
-        _layers.requant32(self.accumulate(x), out, self._scales, self._rows, 2)
+        _layers.requant32(self._accumulate(x), out, self._scales, self._rows, 2)
 
 
 class RMSNorm:
