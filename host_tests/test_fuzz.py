@@ -13,7 +13,7 @@ import fuzz  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not MICROPYTHON, reason="micropython (unix port) not installed")
 
-CALLS = 4000
+CALLS = 8000
 FRESH_SEED = random.randrange(1, 2**31)
 
 

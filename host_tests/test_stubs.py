@@ -4,6 +4,7 @@ import ast
 import importlib
 import inspect
 import types
+from array import array
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,17 @@ import pytest
 import attention
 
 STUBS = Path(__file__).resolve().parent.parent / "stubs" / "attention"
-MODULES = ["__init__", "cache", "linear", "micro", "window"]
+MODULES = ["__init__", "cache", "decoder", "layers", "linear", "micro", "window"]
 # Small objects whose instance attributes are the public data of each class.
 SAMPLES = {
     "MicroAttention": lambda cls: cls(8, 2),
     "LinearAttention": lambda cls: cls(4),
     "SlidingWindowAttention": lambda cls: cls(4, 8),
     "KVCache": lambda cls: cls(2, 4),
+    "Linear": lambda cls: cls(bytearray(6), array("i", [1, 20] * 2), 2, 3),
+    "RMSNorm": lambda cls: cls(8, 5),
+    "Embedding": lambda cls: cls(bytearray(8), 2, 4),
+    "Decoder": lambda cls: cls.load(importlib.import_module("attention.decoder").shipped()),
 }
 UNSET = object()
 
@@ -76,6 +81,8 @@ def real_class_api(cls):
             members[name] = "property"
         elif inspect.isfunction(value):
             members[name] = _real_signature(value)
+        elif isinstance(value, staticmethod):
+            members[name] = _real_signature(value.__func__)
     instance = SAMPLES[cls.__name__](cls)
     members.update({name: "property" for name in vars(instance) if _public(name)})
     return members
@@ -132,4 +139,28 @@ def test_a_missing_or_extra_name_is_caught():
     assert stub != real
     stub = stub_api("linear")
     stub["LinearAttention"]["extra"] = "property"
+    assert stub != real
+
+
+def test_stubs_cover_the_layers_and_the_decoder():
+    layers = stub_api("layers")
+    assert {"Linear", "RMSNorm", "Embedding", "add_saturate", "relu", "activate"} <= set(layers)
+    assert {"narrow", "check_scales", "MAX_MULT", "MIN_SHIFT", "MAX_SHIFT"} <= set(layers)
+    assert {"accumulate", "forward", "forward32", "weights", "scales"} <= set(layers["Linear"])
+    assert layers["narrow"][2:] == [("n", None), ("m", None), ("s", None)]
+    model = stub_api("decoder")["Decoder"]
+    assert model["load"] == [("path", UNSET)]
+    assert model["sampling"] == [("self", UNSET), ("temperature", 0), ("top_k", 0), ("seed", 1)]
+    for name in ("vocab", "context", "position", "logits", "ram"):
+        assert model[name] == "property"
+
+
+def test_a_wrong_default_or_a_missing_static_method_is_caught():
+    real = real_api("decoder")
+    assert real["Decoder"]["load"] == [("path", UNSET)]
+    stub = stub_api("decoder")
+    del stub["Decoder"]["load"]
+    assert stub != real
+    stub = stub_api("decoder")
+    stub["Decoder"]["generate_into"][-1] = ("stop", 0)
     assert stub != real
