@@ -370,3 +370,17 @@ def test_resized_logits_are_refused():
         model.pick()
     with pytest.raises(ValueError, match="logits: resized to 3 items, expected 12"):
         model.feed(1)
+
+
+@pytest.mark.parametrize("temperature", [float("inf"), float("-inf"), float("nan"), 1e308, -1])
+def test_sampling_refuses_temperatures_outside_0_to_256(temperature):
+    m = Decoder.load(decoder.shipped())
+    with pytest.raises(ValueError, match="temperature"):
+        m.sampling(temperature)
+
+
+def test_generate_allocates_no_more_than_the_context_holds():
+    m = Decoder.load(decoder.shipped())
+    assert m.generate("abc|", 2**31, ".") == m.generate("abc|", None, ".") == "cba."
+    with pytest.raises(TypeError, match="max_new"):
+        m.generate("abc|", 2.0)

@@ -228,6 +228,9 @@ def make_linear():
             ValueError,
             "out: shares memory with x",
         ),
+        (lambda lin: lin.accumulate(bytearray(0)), ValueError, "x: expected at least 4"),
+        (lambda lin: lin.accumulate(12345), TypeError, "x: expected an int8"),
+        (lambda lin: lin.accumulate(array("h", [1] * 4)), TypeError, "x: expected an int8"),
     ],
 )
 def test_linear_refusals(call, error, match):
@@ -287,3 +290,14 @@ def test_other_refusals():
         layers.narrow(i8([1]), array("b", bytes(1)))
     with pytest.raises(ValueError, match="s: expected 17..40"):
         layers.narrow(array("i", [1]), array("b", bytes(1)), None, 100, 16)
+
+
+def test_linear_refuses_weights_and_scales_resized_in_place():
+    lin = make_linear()
+    lin.scales.append(5)
+    with pytest.raises(ValueError, match="scales: resized"):
+        lin.accumulate(i8([1] * 4))
+    lin = make_linear()
+    lin.weights.append(1)
+    with pytest.raises(ValueError, match="weights: resized"):
+        lin.forward(i8([1] * 4), array("b", bytes(3)))
