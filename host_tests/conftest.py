@@ -15,6 +15,11 @@ import host_tools  # noqa: E402
 
 assert hasattr(micropython, "viper"), "the micropython shim must load before the firmware"
 
+from hypothesis import Phase, settings  # noqa: E402
+
+# tools/mutate.py only needs a failure, not the smallest failing example.
+settings.register_profile("mutate", phases=[Phase.explicit, Phase.generate])
+
 sys.dont_write_bytecode = True  # no __pycache__ inside firmware/, which is copied to boards
 
 
