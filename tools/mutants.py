@@ -9,6 +9,9 @@ output: they still count as survivors in the score, but do not fail the run.
 """
 
 K = "_kernels.py"
+L = "_layers.py"
+D = "decoder.py"
+F = "modelfile.py"
 
 MUTANTS = [
     # ---------------------------------------------------------------- _kernels.py
@@ -618,6 +621,345 @@ MUTANTS = [
         "if facts[2] != width:",
         "if facts[2] < width:",
         "append: a longer value accepted",
+    ),
+    # ---------------------------------------------------------------- _layers.py
+    (
+        L,
+        "y = ((a >> 16) * m + (1 << (s - 17)) + (((a & 0xFFFF) * m) >> 16)) >> (s - 16)",
+        "y = ((a >> 16) * m + (((a & 0xFFFF) * m) >> 16)) >> (s - 16)",
+        "requant8: rounds down instead of half up",
+    ),
+    (
+        L,
+        "out[i] = ((a >> 16) * m + (1 << (s - 17)) + (((a & 0xFFFF) * m) >> 16)) >> (s - 16)",
+        "out[i] = ((a >> 16) * m + (1 << (s - 16)) + (((a & 0xFFFF) * m) >> 16)) >> (s - 16)",
+        "requant32: rounding term a whole unit instead of a half",
+    ),
+    (
+        L,
+        "(s - 16)\n        if y > 127:\n            y = 127",
+        "(s - 16)\n        if y > 128:\n            y = 128",
+        "requant8: saturates at 128 (stored as -128)",
+    ),
+    (
+        L,
+        "y = 0 - 128\n        out[i] = y\n        i += 1\n        j += step",
+        "y = 0 - 127\n        out[i] = y\n        i += 1\n        j += step",
+        "requant8: saturates at -127",
+    ),
+    (
+        L,
+        "y = (src[i] ^ sign) - sign\n        if y > 127:\n            y = 127\n        elif y < 0 - 128:",
+        "y = (src[i] ^ sign) - sign\n        if y > 127:\n            y = 127\n        elif y < 0 - 129:",
+        "clamp8: -129 not saturated (wraps to 127)",
+    ),
+    (
+        L,
+        "y = (src[i] ^ sign) - sign\n        if y > 127:",
+        "y = (src[i] ^ sign) - sign\n        if y >= 127:\n            y = 126\n        elif y > 127:",
+        "clamp8: saturates at 126",
+    ),
+    (
+        L,
+        "((src[start + i] ^ 0x80) - 0x80)\n        if y > 127:",
+        "((src[start + i] ^ 0x80) - 0x80)\n        if y > 128:",
+        "add8: residual sum of 128 not saturated (wraps to -128)",
+    ),
+    (
+        L,
+        "y = ((out[i] ^ 0x80) - 0x80) + ((src[start + i] ^ 0x80) - 0x80)",
+        "y = ((out[i] ^ 0x80) - 0x80) + src[start + i]",
+        "add8: second operand not sign-extended",
+    ),
+    (
+        L,
+        "((src[start + i] ^ 0x80) - 0x80)",
+        "((src[i] ^ 0x80) - 0x80)",
+        "add8: start ignored (position row 0 always)",
+    ),
+    (L, "if buf[i] > 127:", "if buf[i] >= 127:", "relu8: 127 zeroed"),
+    (L, "if buf[i] > 127:", "if buf[i] > 128:", "relu8: -128 kept"),
+    (
+        L,
+        "        buf[i] = table[buf[i]]\n",
+        "        buf[i] = table[buf[i] ^ 0x80]\n",
+        "lookup8: table indexed by offset binary (sign flipped)",
+    ),
+    (
+        L,
+        "v = (x[i] ^ 0x80) - 0x80\n        ss += v * v",
+        "v = x[i]\n        ss += v * v",
+        "rms_norm8: sum of squares not sign-extended",
+    ),
+    (
+        L,
+        "while ss < 0x10000000:",
+        "while ss < 0x4000000:",
+        "rms_norm8: sum of squares scaled to 2**26 instead of 2**28",
+    ),
+    (L, "if ss >= r + bit:", "if ss > r + bit:", "rms_norm8: isqrt step with > for >="),
+    (L, "    inv = num // r\n", "    inv = num // (r + 1)\n", "rms_norm8: divides by r + 1"),
+    (L, "half = 1 << (t - 1)", "half = 0", "rms_norm8: rounds down instead of half up"),
+    (
+        L,
+        "y = (((x[i] ^ 0x80) - 0x80) * inv + half) >> t\n        if y > 127:",
+        "y = (((x[i] ^ 0x80) - 0x80) * inv + half) >> t\n        if y > 128:",
+        "rms_norm8: saturates at 128 (stored as -128)",
+    ),
+    (L, "if v > top:", "if v >= top:", "argmax32: the last of equal maxima"),
+    (
+        L,
+        "v = (values[i] ^ sign) - sign\n        if v > top:",
+        "v = values[i]\n        if v > top:",
+        "argmax32: no int32 sign restore",
+    ),
+    (L, "while kept < k:", "while kept < k - 1:", "temper: top k - 1 kept"),
+    (
+        L,
+        "if v < bound:\n            out[i] = masked",
+        "if v <= bound:\n            out[i] = masked",
+        "temper: the k-th largest masked too",
+    ),
+    (L, "out[i] = (v << 8) // t", "out[i] = (v << 7) // t", "temper: temperature in Q7"),
+    (L, "big = 0x400000", "big = 0x3FFFFF", "temper: clamp one below 2**22"),
+    (
+        L,
+        "x = (state[0] * 69069 + 1) & low31",
+        "x = (state[0] * 69069) & low31",
+        "draw: generator increment dropped",
+    ),
+    (L, "    state[0] = x\n", "", "draw: generator state not advanced"),
+    (L, "r = ((x >> 15) * total) >> 16", "r = ((x >> 16) * total) >> 16", "draw: u of 15 bits"),
+    (L, "if run > r:", "if run >= r:", "draw: running sum compared with >="),
+    # ---------------------------------------------------------------- layers.py
+    (
+        "layers.py",
+        "if facts[0] != rows * cols:",
+        "if facts[0] < rows * cols:",
+        "Linear: longer weights accepted",
+    ),
+    (
+        "layers.py",
+        '        if facts[2] != self._rows * self._cols:\n            raise ValueError("weights: resized to %d int8 values" % facts[2])\n',
+        "",
+        "Linear: resized weights not checked",
+    ),
+    (
+        "layers.py",
+        "if len(self._scales) != 2 * self._rows:",
+        "if len(self._scales) < 2 * self._rows:",
+        "Linear: grown scales accepted",
+    ),
+    (
+        "layers.py",
+        "if facts[1] < self._cols:",
+        "if facts[1] < self._cols - 1:",
+        "Linear: x one value short accepted",
+    ),
+    (
+        "layers.py",
+        "if kinds & 3 and facts[0] < self._rows:",
+        "if kinds & 3 and facts[0] < self._rows - 1:",
+        "Linear: out one item short accepted",
+    ),
+    (
+        "layers.py",
+        "if type(scales) is not array or _memory.typecode(scales, _memory.word_bytes()) != 0x69:",
+        "if type(scales) is not array:",
+        "check_scales: typecode not checked",
+    ),
+    (
+        "layers.py",
+        "if len(scales) != 2 * rows:",
+        "if len(scales) < 2 * rows:",
+        "check_scales: longer scales accepted",
+    ),
+    (
+        "layers.py",
+        "if not 0 <= m <= MAX_MULT or not MIN_SHIFT <= s <= MAX_SHIFT:",
+        "if not 0 <= m <= MAX_MULT or not MIN_SHIFT - 1 <= s <= MAX_SHIFT:",
+        "check_scales: s = 16 accepted",
+    ),
+    (
+        "layers.py",
+        "if facts[1] < self._dim:",
+        "if facts[1] < self._dim - 1:",
+        "RMSNorm: x one value short accepted",
+    ),
+    (
+        "layers.py",
+        '_check.number("index", index, 0, self._rows - 1)',
+        '_check.number("index", index, 0, self._rows)',
+        "Embedding: index = rows accepted",
+    ),
+    (
+        "layers.py",
+        "if facts[1] != self._rows * self._dim:",
+        "if facts[1] < self._rows * self._dim:",
+        "Embedding: grown table accepted",
+    ),
+    (
+        "layers.py",
+        "if facts[1] < 256:",
+        "if facts[1] < 255:",
+        "activate: table of 255 bytes accepted",
+    ),
+    (
+        "layers.py",
+        "_NARROW = _check.kinds(_memory.INT8, _memory.INT32)",
+        "_NARROW = _check.kinds(_memory.INT8, _memory.INT8)",
+        "narrow: src measured as int8",
+    ),
+    (
+        "layers.py",
+        '_check.number("m", m, 0, MAX_MULT)',
+        '_check.number("m", m, 0, MAX_MULT + 1)',
+        "narrow: m = 2**15 accepted",
+    ),
+    # ---------------------------------------------------------------- decoder.py
+    (
+        D,
+        "for wq, wk, wv, wo, w1, w2, cache in self._layers:",
+        "for wq, wk, wv, wo, w1, w2, cache in reversed(self._layers):",
+        "feed: layers in reverse order",
+    ),
+    (
+        D,
+        "for wq, wk, wv, wo, w1, w2, cache in self._layers:",
+        "for wk, wq, wv, wo, w1, w2, cache in self._layers:",
+        "feed: query and key projections swapped",
+    ),
+    (
+        D,
+        "_layers.add8(x, self._o, 0, d)\n            _layers.rms_norm8(x, hn, d, num, down)",
+        "_layers.rms_norm8(x, hn, d, num, down)",
+        "feed: attention residual missing",
+    ),
+    (
+        D,
+        "            _layers.add8(x, self._o, 0, d)\n        _layers.rms_norm8",
+        "        _layers.rms_norm8",
+        "feed: feed-forward residual missing",
+    ),
+    (
+        D,
+        "_layers.relu8(self._f, f)",
+        "_layers.relu8(self._f, d)",
+        "feed: ReLU over dim items of the hidden layer",
+    ),
+    (
+        D,
+        'self._buffers["pos_emb"][0], pos * d, d)',
+        'self._buffers["pos_emb"][0], (pos + 1) * d, d)',
+        "feed: position embedding one row late",
+    ),
+    (
+        D,
+        "self._att, pos + 1, pos)",
+        "self._att, pos + 1, pos + 1)",
+        "feed: attention position one late",
+    ),
+    (
+        D,
+        'if pos >= h["context"]:',
+        'if pos > h["context"]:',
+        "feed: context-full check one late",
+    ),
+    (
+        D,
+        "if token == stop or self._pos >= context:",
+        "if token == stop or self._pos > context:",
+        "generate_into: stops one token after the context is full",
+    ),
+    (
+        D,
+        "self._top_k, self._temperature",
+        "self._top_k + 1, self._temperature",
+        "pick: top_k + 1 kept",
+    ),
+    (
+        D,
+        "not 0 <= top_k <= v:",
+        "not 0 <= top_k < v:",
+        "sampling: top_k = vocab refused",
+    ),
+    (
+        D,
+        "t = int(temperature * 256 + 0.5)",
+        "t = int(temperature * 256)",
+        "sampling: temperature truncated, not rounded",
+    ),
+    (
+        D,
+        "self._state[0] = seed & 0x7FFFFFFF",
+        "self._state[0] = seed & 0x3FFFFFFF",
+        "sampling: seed mod 2**30",
+    ),
+    (D, "            layer[6].clear()\n", "            pass\n", "reset: caches kept"),
+    # ---------------------------------------------------------------- modelfile.py
+    (
+        F,
+        "    if values[0] != MAGIC:\n        raise ValueError(\n"
+        '            "model file: magic %r, expected %r (not a model file)" % (values[0], MAGIC)\n'
+        "        )\n",
+        "",
+        "read_header: magic not checked",
+    ),
+    (
+        F,
+        "if values[1] != VERSION:",
+        "if values[1] > VERSION:",
+        "read_header: version 0 accepted",
+    ),
+    (
+        F,
+        "if got is None or got < (len(buf) if size is None else size):",
+        "if got is None or got < (len(buf) if size is None else size) - 1:",
+        "read_exactly: one byte short accepted",
+    ),
+    (
+        F,
+        "if end - here < size:",
+        "if end - here < size - 1:",
+        "_skip: data one byte short accepted",
+    ),
+    (
+        F,
+        "if (r, c) != (rows, cols):",
+        "if r != rows:",
+        "_record: cols not checked",
+    ),
+    (
+        F,
+        "if s != scaled or reserved:",
+        "if s != scaled:",
+        "_record: reserved word not checked",
+    ),
+    (
+        F,
+        'if h["context"] > MAX_CONTEXT:',
+        'if h["context"] >= MAX_CONTEXT:',
+        "read_header: context = MAX_CONTEXT refused",
+    ),
+    (
+        F,
+        '(("norm_frac", 7),',
+        '(("norm_frac", 8),',
+        "read_header: norm_frac = 8 accepted",
+    ),
+    (
+        F,
+        "if not 0 <= m <= MAX_MULT or not MIN_SHIFT <= s <= MAX_SHIFT:",
+        "if not 0 <= m <= MAX_MULT or not MIN_SHIFT <= s:",
+        "scan: s above MAX_SHIFT accepted",
+    ),
+    (F, "    if f.read(1):", "    if f.read(1) and False:", "scan: trailing bytes accepted"),
+    (F, "return (size + 3) & ~3", "return (size + 3) & ~1", "padded: to 2 bytes"),
+    (
+        F,
+        "if values[13]:",
+        "if values[12]:",
+        "read_header: reserved word read from the tensor count",
     ),
 ]
 
