@@ -301,3 +301,39 @@ def test_linear_refuses_weights_and_scales_resized_in_place():
     lin.weights.append(1)
     with pytest.raises(ValueError, match="weights: resized"):
         lin.forward(i8([1] * 4), array("b", bytes(3)))
+
+
+# The limits, with expected values worked out by hand.
+
+
+def test_saturation_and_relu_at_the_int8_limits():
+    out = i8([127, -128, 100, -100, 64, 0])
+    layers.add_saturate(out, i8([1, -1, 28, -28, 63, -128]))
+    assert list(out) == [127, -128, 127, -128, 127, -128]
+    buf = i8([-128, -1, 0, 1, 126, 127])
+    layers.relu(buf)
+    assert list(buf) == [0, 0, 0, 1, 126, 127]
+    wide = array("i", [-129, -128, 126, 127, 128, 2**31 - 1, -(2**31)])
+    out = array("b", bytes(7))
+    layers.narrow(wide, out)
+    assert list(out) == [-128, -128, 126, 127, 127, 127, -128]
+    layers.narrow(array("i", [-4, 2]), out, 2, 32767, 17)  # -4 * 32767 / 2**17 = -0.99998
+    assert list(out[:2]) == [-1, 0]
+
+
+def test_limits_of_the_layer_checks():
+    with pytest.raises(ValueError, match="weights: expected 12"):
+        layers.Linear(i8([1] * 13), scales_of([(1, 20)] * 3), 3, 4)
+    with pytest.raises(ValueError, match="scales: expected 6"):
+        layers.Linear(i8([1] * 12), scales_of([(1, 20)] * 4), 3, 4)
+    with pytest.raises(TypeError, match="scales"):
+        layers.Linear(i8([1] * 12), array("h", [1, 20] * 3), 3, 4)
+    table = i8([1] * 12)
+    emb = layers.Embedding(table, 3, 4)
+    table.append(1)
+    with pytest.raises(ValueError, match="table: resized"):
+        emb.lookup(0, array("b", bytes(4)))
+    out = array("b", bytes(1))
+    layers.narrow(array("i", [1 << 20]), out, None, 32767, 40)
+    with pytest.raises(ValueError, match="m: expected 0..32767"):
+        layers.narrow(array("i", [1]), out, None, 32768, 17)
