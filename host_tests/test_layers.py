@@ -337,3 +337,9 @@ def test_limits_of_the_layer_checks():
     layers.narrow(array("i", [1 << 20]), out, None, 32767, 40)
     with pytest.raises(ValueError, match="m: expected 0..32767"):
         layers.narrow(array("i", [1]), out, None, 32768, 17)
+
+
+def test_argmax_takes_the_first_of_equal_maxima():
+    assert _layers.argmax32(array("i", [5, 7, 7, -1]), 4) == 1
+    assert _layers.argmax32(array("i", [-3, -3]), 2) == 0
+    assert _layers.argmax32(array("i", [-(2**31), 2**31 - 1, 2**31 - 1]), 3) == 1
