@@ -384,3 +384,33 @@ def test_generate_allocates_no_more_than_the_context_holds():
     assert m.generate("abc|", 2**31, ".") == m.generate("abc|", None, ".") == "cba."
     with pytest.raises(TypeError, match="max_new"):
         m.generate("abc|", 2.0)
+
+
+def test_header_and_record_fields_one_past_their_limits(tmp_path, good):
+    import io
+
+    from attention import modelfile
+
+    refused(tmp_path, patched(good, 4, "<H", 0), "version 0")
+    refused(tmp_path, patched(good, 18, "<H", 8), "norm_frac = 8")
+    refused(tmp_path, patched(good, 16, "<H", 4097), "context = 4097")
+    assert modelfile.read_header(io.BytesIO(patched(good, 16, "<H", 4096)))["context"] == 4096
+    refused(tmp_path, patched(good, 46, "<H", 1), "tensor vocab: scaled")  # the reserved word
+    at = 32 + 24 + 56 + 64 + 16  # 0.wq's scales (see test_bad_scale_is_refused)
+    refused(tmp_path, patched(good, at + 4, "<i", 41), "tensor 0.wq row 0 has scale m=.* s=41")
+    refused(tmp_path, patched(good, at + 4, "<i", 40)[:-1], "truncated")
+
+
+def test_sampling_rounds_the_temperature_as_the_numpy_model(tmp_path):
+    path = tmp_path / "tiny.bin"
+    ref = tinymodels.write(path, 5, dim=8, layers=1, hidden=12, context=6, vocab=5)
+    model = Decoder.load(str(path))
+    rng = random.Random(4)
+    for temperature in (0.6, 1.3, 0.002):  # 153.6, 332.8 and 0.512 in Q8: rounded up
+        for _ in range(4):
+            c = {
+                "prompt": [rng.randrange(5) for _ in range(3)],
+                "room": 3,
+                "sampling": [temperature, 0, rng.randint(0, 2**31 - 1)],
+            }
+            assert run(model, c) == numpy_run(ref, c), c  # noqa: F821
