@@ -414,3 +414,11 @@ def test_sampling_rounds_the_temperature_as_the_numpy_model(tmp_path):
                 "sampling": [temperature, 0, rng.randint(0, 2**31 - 1)],
             }
             assert run(model, c) == numpy_run(ref, c), c  # noqa: F821
+
+
+def test_generate_into_stops_when_the_context_is_full():
+    m = Decoder.load(decoder.shipped())  # context 18
+    out = bytearray(4)
+    assert m.generate_into(bytes(17), out) == 2  # one more fed, then the context is full
+    assert m.generate_into(bytes(18), out) == 1
+    assert m.position == 18
