@@ -399,6 +399,8 @@ def test_header_and_record_fields_one_past_their_limits(tmp_path, good):
     at = 32 + 24 + 56 + 64 + 16  # 0.wq's scales (see test_bad_scale_is_refused)
     refused(tmp_path, patched(good, at + 4, "<i", 41), "tensor 0.wq row 0 has scale m=.* s=41")
     refused(tmp_path, patched(good, at + 4, "<i", 40)[:-1], "truncated")
+    refused(tmp_path, good[:31], "truncated inside the header")
+    refused(tmp_path, good[: at + 7], "truncated inside the scales of tensor 0.wq")
 
 
 def test_sampling_rounds_the_temperature_as_the_numpy_model(tmp_path):
