@@ -403,24 +403,24 @@ def test_header_and_record_fields_one_past_their_limits(tmp_path, good):
     refused(tmp_path, good[: at + 7], "truncated inside the scales of tensor 0.wq")
 
 
-def test_sampling_rounds_the_temperature_as_the_numpy_model(tmp_path):
-    path = tmp_path / "tiny.bin"
-    ref = tinymodels.write(path, 5, dim=8, layers=1, hidden=12, context=6, vocab=5)
-    model = Decoder.load(str(path))
-    rng = random.Random(4)
-    for temperature in (0.6, 1.3, 0.002):  # 153.6, 332.8 and 0.512 in Q8: rounded up
-        for _ in range(4):
-            c = {
-                "prompt": [rng.randrange(5) for _ in range(3)],
-                "room": 3,
-                "sampling": [temperature, 0, rng.randint(0, 2**31 - 1)],
-            }
-            assert run(model, c) == numpy_run(ref, c), c  # noqa: F821
-
-
 def test_generate_into_stops_when_the_context_is_full():
     m = Decoder.load(decoder.shipped())  # context 18
     out = bytearray(4)
     assert m.generate_into(bytes(17), out) == 2  # one more fed, then the context is full
     assert m.generate_into(bytes(18), out) == 1
     assert m.position == 18
+
+
+def test_temperature_is_rounded_to_q8():
+    from tinylm import int8_ops as ops  # on sys.path through tinymodels
+
+    m = Decoder.load(decoder.shipped())
+    for temperature, q8 in ((0.6, 154), (1.3, 333), (2.5 / 256, 3)):  # 153.6, 332.8, 2.5
+        m.sampling(temperature, 0, 7)
+        assert m._temperature == q8  # "kept as round(256 * temperature)"
+        m.reset()
+        m.feed(3)
+        logits = list(m.logits)
+        m.pick()
+        want = ops.softmax_exp2(ops.temper(logits, 12, q8), m.logit_frac)
+        assert list(m._tempered) == list(want), temperature

@@ -966,4 +966,5 @@ MUTANTS = [
 EQUIVALENT = {
     "linear_finish_scaled: complement of the low word",
     "rows: all the rows refused",
+    "feed: attention position one late",
 }
