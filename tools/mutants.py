@@ -764,7 +764,7 @@ MUTANTS = [
     ),
     (
         "layers.py",
-        "if type(scales) is not array or _memory.typecode(scales, _memory.word_bytes()) != 0x69:",
+        "if type(scales) is not array or _memory.typecode(scales, _check.WORD) != 0x69:",
         "if type(scales) is not array:",
         "check_scales: typecode not checked",
     ),

@@ -26,7 +26,7 @@ _KINDS = {
     INT8: "an int8 buffer (array('b'), array('B'), bytearray, bytes, or a memoryview of one)",
     INT32: "an int32 buffer (array('i') or a memoryview of one)",
 }
-_WORD = _memory.word_bytes()
+WORD = _memory.word_bytes()  # bytes in a machine word, for _memory.typecode()
 
 
 def kinds(out=0, a=0, b=0, c=0):
@@ -37,7 +37,7 @@ def kinds(out=0, a=0, b=0, c=0):
 def facts():
     """A scratch array for _memory.measure(): made once per object, at construction."""
     table = array("i", bytes(4 * _memory.FACTS))
-    table[8] = _WORD
+    table[8] = WORD
     for slot, kind in ((4, bytes), (5, bytearray), (6, array), (7, memoryview)):
         _memory.note_type(table, slot, kind)
     return table
@@ -46,7 +46,7 @@ def facts():
 def _got(buf):
     kind = type(buf)
     if kind is array or kind is memoryview:
-        code = _memory.typecode(buf, _WORD)
+        code = _memory.typecode(buf, WORD)
         return "%s('%s')" % (kind.__name__, chr(code) if code > 1 else "B")
     return kind.__name__
 

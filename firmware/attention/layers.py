@@ -36,7 +36,7 @@ def _measure(kinds, names, out, a=None, b=None):
 
 def check_scales(name, scales, rows):
     """Raise unless scales is array('i') of rows (m, s) pairs within the limits above."""
-    if type(scales) is not array or _memory.typecode(scales, _memory.word_bytes()) != 0x69:
+    if type(scales) is not array or _memory.typecode(scales, _check.WORD) != 0x69:
         raise TypeError("%s: expected array('i') of (m, s) pairs" % name)
     if len(scales) != 2 * rows:
         raise ValueError(
