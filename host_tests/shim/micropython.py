@@ -427,8 +427,9 @@ _SYMBOLS = {
 
 
 class _Rewrite(ast.NodeTransformer):
-    def __init__(self, name):
+    def __init__(self, name, namespace):
         self.name = name
+        self.namespace = namespace  # the module's globals, as the function sees them
 
     def _call(self, helper, *args):
         return ast.Call(ast.Name(helper, ast.Load()), list(args), [])
@@ -476,7 +477,10 @@ class _Rewrite(ast.NodeTransformer):
         return node
 
     def visit_Name(self, node):
-        if node.id == "id" and isinstance(node.ctx, ast.Load):  # id taken as a value
+        # id taken as a value, or a module global bound to the builtin (_ID = id)
+        if isinstance(node.ctx, ast.Load) and (
+            node.id == "id" or self.namespace.get(node.id) is builtins.id
+        ):
             return ast.copy_location(ast.Name("_viper_id", ast.Load()), node)
         return node
 
@@ -512,9 +516,9 @@ def viper(function):
     ast.increment_lineno(tree, function.__code__.co_firstlineno - 1)
     definition = tree.body[0]
     definition.decorator_list = []
-    _Rewrite(function.__name__).visit(definition)
-    ast.fix_missing_locations(tree)
     namespace = function.__globals__
+    _Rewrite(function.__name__, namespace).visit(definition)
+    ast.fix_missing_locations(tree)
     namespace.setdefault("_viper_binop", _binop)
     namespace.setdefault("_viper_int", _int)
     namespace.setdefault("_viper_id", _id)
