@@ -357,6 +357,19 @@ def test_exception_stops_the_run(tmp_path):
         qemu_run.run("xtensawin", code, calls)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_function_table_after_other_constants(arch, tmp_path):
+    """A module whose constant objects (here a long string) come before the function
+    table still runs: the runner puts the table in the slot the .mpy gives it."""
+    src = tmp_path / "constants.py"
+    src.write_text(
+        'NOTE = "a string long enough to be a constant object, not a qstr" * 2\n' + DIVIDE
+    )
+    code = qemu_run.native_code(src, arch, tmp_path)
+    assert code.fun_table > 0
+    assert [r.ret for r in qemu_run.run(arch, code, [qemu_run.Call("div", [-7, 2])])] == [-4]
+
+
 DIVIDE = """
 import micropython
 @micropython.viper

@@ -85,6 +85,7 @@ class RawCode:
     name: str | None = None
     children: list = field(default_factory=list)
     data_size: int = 0  # viper rodata + bss bytes the code expects beside it
+    fun_table: int = 0  # the module's root only: where mp_fun_table is in its constant objects
 
 
 class _Reader:
@@ -189,15 +190,19 @@ def read_mpy(data: bytes) -> tuple[str, RawCode]:
             skip_obj()
         if 5 <= t <= 9:
             r.bytes(r.uint() + (t in (5, 6)))  # str/bytes end with NUL
+        return t
 
-    for _ in range(n_obj):
-        skip_obj()
+    fun_table = 0
+    for i in range(n_obj):
+        if skip_obj() == 0:  # MP_PERSISTENT_OBJ_FUN_TABLE: native code reaches it here
+            fun_table = i
     try:
         root = _raw_code(r, qstrs)
     except IndexError as exc:
         raise MpyError(f"malformed .mpy file ({exc})") from None
     if r.pos != len(data):
         raise MpyError(f"{len(data) - r.pos} unexpected bytes after the raw code tree")
+    root.fun_table = fun_table
     return arch, root
 
 

@@ -170,12 +170,20 @@ def build_driver(arch_name: str, build_dir=BUILD) -> bytes:
     return data
 
 
-def native_code(source, arch: str, build_dir=None) -> dict:
+class NativeCode(dict):
+    """{name: machine code}, and fun_table: the slot of the module's constant objects
+    where the code looks up MicroPython's function table."""
+
+    fun_table = 0
+
+
+def native_code(source, arch: str, build_dir=None) -> NativeCode:
     """{name: machine code} of every viper/native function of a .py file, for arch."""
     mpy_arch, root = inspect_native.read_mpy(inspect_native.compile_py(source, arch, build_dir))
     if mpy_arch != arch:
         raise QemuError(f"{source}: mpy-cross produced {mpy_arch} code, not {arch}")
-    code = {}
+    code = NativeCode()
+    code.fun_table = root.fun_table
     for name, rc in inspect_native.native_functions(root):
         if rc.data_size:
             raise QemuError(f"{name}: rodata/bss are not supported by this runner")
@@ -203,7 +211,8 @@ def _build_job(arch: Arch, code: dict, calls: list):
     job = _Image(arch.ram + LAYOUT["JOB"])
     job.put(bytes(4 * HEADER_WORDS))
     records = job.put(bytes(4 * len(CALL) * len(calls)))
-    obj_table = job.put(struct.pack("<I", arch.ram + LAYOUT["FUNTAB"]))
+    slot = getattr(code, "fun_table", 0)  # the other constant objects are left 0
+    obj_table = job.put(struct.pack(f"<{slot + 1}I", *[0] * slot, arch.ram + LAYOUT["FUNTAB"]))
     context = job.put(struct.pack("<4I", 0, 0, arch.ram + LAYOUT["CONSTS"], obj_table))
     funs, placed = {}, {}
     for name in dict.fromkeys(c.function for c in calls):
