@@ -283,8 +283,8 @@ def test_cases_reach_both_outcomes(calls, unix_results):
 MUTATIONS = {
     "int32 sign extension dropped": (
         "softmax_q8",
-        "v = (scores[i] ^ sign) - sign",
-        "v = scores[i]",
+        "v = (scores[0] ^ sign) - sign\n        e = 1",
+        "v = scores[0]\n        e = 1",
     ),
     "shift by 32": ("dot_rows", "sign <<= 31", "sign <<= 32"),
     "loaded int32 used unsigned": (
@@ -294,8 +294,8 @@ MUTATIONS = {
     ),
     "int32 wrap dropped": (
         "weighted_rows",
-        "((((out[j] - bias) & low32) ^ sign) - sign) >> 8",
-        "(out[j] - bias) >> 8",
+        "((((out[0] - bias) & low32) ^ sign) - sign) >> 8",
+        "(out[0] - bias) >> 8",
     ),
 }
 

@@ -17,8 +17,8 @@ MUTANTS = [
     # ---------------------------------------------------------------- _kernels.py
     (
         K,
-        "v = (source[j] ^ 0x80) - 0x80",
-        "v = source[j]",
+        "b = keys[0] ^ 0x80\n        query[0] = b - 0x80",
+        "b = keys[0] ^ 0x80\n        query[0] = keys[0]",
         "dot_rows: query not sign-extended",
     ),
     (
@@ -40,17 +40,17 @@ MUTANTS = [
         "qp = ptr32(60 + int(qp))",
         "dot_rows: query cursor steps 15 items per 16 keys",
     ),
-    (K, "scores[i] = acc >> shift", "scores[i] = acc // shift", "dot_rows: >> shift as // shift"),
+    (K, "scores[0] = acc >> shift", "scores[0] = acc // shift", "dot_rows: >> shift as // shift"),
     (
         K,
-        "acc = (((int(query) - bias) & low32) ^ sign) - sign",
-        "acc = int(query) - bias",
+        "acc = ((int(query) & low32) ^ sign) - sign",
+        "acc = int(query)",
         "dot_rows: no int32 sign restore (64-bit hosts keep zero-extended ptr32 loads)",
     ),
     (
         K,
-        "scores[i] = acc >> shift\n        row += stride",
-        "scores[i] = acc >> shift\n        row += dim",
+        "scores = ptr32(4 + int(scores))\n        row += stride",
+        "scores = ptr32(4 + int(scores))\n        row += dim",
         "dot_rows: row step by dim instead of stride",
     ),
     (
@@ -79,22 +79,20 @@ MUTANTS = [
     ),
     (
         K,
-        "scores[i] = (scores[i] << 8) // total",
-        "scores[i] = (scores[i] << 8) // (total + 1)",
+        "scores[0] = (scores[0] << 8) // n",
+        "scores[0] = (scores[0] << 8) // (n + 1)",
         "softmax_q8: sum off by one",
     ),
     (
         K,
-        "v = (scores[i] ^ sign) - sign\n        e = 1",
-        "v = scores[i]\n        e = 1",
+        "v = (scores[0] ^ sign) - sign\n        e = 1",
+        "v = scores[0]\n        e = 1",
         "softmax_q8: score not sign-restored (64-bit hosts)",
     ),
     (
         K,
-        'scores[i] = (e * 256) // sum(e).\n    """\n    sign = 1\n    sign <<= 31\n'
-        "    lowest = 0 - sign  # -2**31 on every target\n    top = lowest",
-        'scores[i] = (e * 256) // sum(e).\n    """\n    sign = 1\n    sign <<= 31\n'
-        "    lowest = 0 - sign  # -2**31 on every target\n    top = 0",
+        "last = first + (n << 2)\n    n = lowest\n",
+        "last = first + (n << 2)\n    n = 0\n",
         "softmax_q8: max starts at 0",
     ),
     (
@@ -115,8 +113,8 @@ MUTANTS = [
     (K, "bias = wsum << 7", "bias = wsum << 6", "weighted_rows: sign correction 64 * sum w"),
     (
         K,
-        "out[j] = ((((out[j] - bias) & low32) ^ sign) - sign) >> 8",
-        "out[j] = ((((out[j] - bias) & low32) ^ sign) - sign) >> 7",
+        "out[0] = ((((out[0] - bias) & low32) ^ sign) - sign) >> 8",
+        "out[0] = ((((out[0] - bias) & low32) ^ sign) - sign) >> 7",
         "weighted_rows: Q8 output shifted by 7",
     ),
     (
@@ -127,9 +125,9 @@ MUTANTS = [
     ),
     (
         K,
-        "while j < dim:\n        out[j] = 0",
-        "while j < dim - 1:\n        out[j] = 0",
-        "weighted_rows: last output not cleared",
+        "out[0] = 0\n        out = ptr32(4 + int(out))",
+        "out[0] = out[0]\n        out = ptr32(4 + int(out))",
+        "weighted_rows: outputs not cleared",
     ),
     (
         K,
@@ -248,8 +246,8 @@ MUTANTS = [
     ),
     (
         "micro.py",
-        "_kernels.fill(scores, pos + 1, n, MASKED)",
-        "_kernels.fill(scores, pos, n, MASKED)",
+        "fill(scores, pos + 1, n, MASKED)",
+        "fill(scores, pos, n, MASKED)",
         "forward: masks the current position",
     ),
     (
@@ -260,9 +258,9 @@ MUTANTS = [
     ),
     (
         "micro.py",
-        'if facts[0] < n:\n            _check.short("scores", facts[0], n, "int32 items")\n'
-        "        _kernels.dot_rows",
-        "_kernels.dot_rows",
+        'if facts[0] < n:\n            short("scores", facts[0], n, "int32 items")\n'
+        "        dot_rows",
+        "dot_rows",
         "compute_scores: scores size not checked",
     ),
     (
@@ -279,8 +277,8 @@ MUTANTS = [
     ),
     (
         "micro.py",
-        'if facts[1] < n:\n            _check.short("weights"',
-        'if facts[1] < n - 1:\n            _check.short("weights"',
+        'if facts[1] < n:\n            short("weights"',
+        'if facts[1] < n - 1:\n            short("weights"',
         "weighted_sum: weights one short accepted",
     ),
     # ------------------------------------------------------------------ linear.py
@@ -374,7 +372,7 @@ MUTANTS = [
     ),
     (
         "_check.py",
-        "elif type(n) is not int or n < 0",
+        "elif n.__class__ is not INT or n < 0",
         "elif not isinstance(n, int) or n < 0",
         "rows: accepts a bool n",
     ),
@@ -556,20 +554,20 @@ MUTANTS = [
     # ------------------------------------------------------------ the mechanisms
     (
         "micro.py",
-        'if facts[0] < head_dim:\n            _check.short("output"',
-        'if facts[0] < head_dim - 1:\n            _check.short("output"',
+        'if facts[0] < head_dim:\n            short("output"',
+        'if facts[0] < head_dim - 1:\n            short("output"',
         "weighted_sum: output one item short accepted",
     ),
     (
         "micro.py",
-        'if facts[1] < head_dim:\n            _check.short("query"',
-        'if facts[1] < head_dim - 1:\n            _check.short("query"',
+        'if facts[1] < head_dim:\n            short("query"',
+        'if facts[1] < head_dim - 1:\n            short("query"',
         "compute_scores: query one value short accepted",
     ),
     (
         "micro.py",
-        "if status:\n            _check.refuse(status, _FORWARD_NAMES",
-        "if status < 0:\n            _check.refuse(status, _FORWARD_NAMES",
+        "if status:\n            refuse(status, _FORWARD_NAMES",
+        "if status < 0:\n            refuse(status, _FORWARD_NAMES",
         "forward: overlaps not refused",
     ),
     (

@@ -26,6 +26,9 @@ _KINDS = {
     INT8: "an int8 buffer (array('b'), array('B'), bytearray, bytes, or a memoryview of one)",
     INT32: "an int32 buffer (array('i') or a memoryview of one)",
 }
+# int as a module global, for the checks on every call: x.__class__ is INT costs one
+# dictionary lookup where type(x) is int costs four (type and int are builtins) and a call.
+INT = int
 WORD = _memory.word_bytes()  # bytes in a machine word, for _memory.typecode()
 
 
@@ -92,7 +95,7 @@ def rows(n, name, size, width):
         )
     if n is None:
         n = available
-    elif type(n) is not int or n < 0 or n > available:
+    elif n.__class__ is not INT or n < 0 or n > available:  # see INT
         number("n", n, 0, available)  # raises, saying which
     if n > MAX_ROWS:
         raise ValueError("n: at most %d rows, got %d" % (MAX_ROWS, n))

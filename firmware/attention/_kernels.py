@@ -54,32 +54,36 @@ def dot_rows(
     for i < n, with q[j] = int8(source[first + j]), which is first written to
     query[first + j] (int32 scratch) as the query sum is taken, in one pass. The sum is exact in
     int32 for dim < 131072; >> floors. Viper keeps only the first two locals in
-    registers on the ESP32, so the inner loop uses both parameter slots: keys
+    registers on the ESP32, so the loops use both parameter slots: in the query's
+    pass keys steps over the query bytes and query over the scratch; then keys
     steps along the key row, sixteen elements at a time, and query (read first)
-    then holds the running sum as a plain int; the query cursor qp is on the stack.
+    holds the running sum as a plain int; the query cursor qp is on the stack.
     Sixteen, then four, then one element per pass.
     """
     sign = 1
     sign <<= 31
     low32 = sign + sign - 1
     q0 = int(query) + (first << 2)
-    qp = ptr32(q0)
-    source = ptr8(int(source) + first)
-    qsum = 0
-    j = 0
-    while j < dim:
-        v = (source[j] ^ 0x80) - 0x80
-        qp[j] = v
-        qsum += v
-        j += 1
+    row = int(keys) + first
+    keys = ptr8(int(source) + first)  # the query's bytes, for this first loop
+    query = ptr32(q0)
+    end = q0 + (dim << 2)
+    qsum = 0 - (dim << 7)  # sum q = sum (u ^ 0x80) - 128 * dim
+    while end - int(query):
+        b = keys[0] ^ 0x80
+        query[0] = b - 0x80
+        qsum += b
+        keys = ptr8(1 + int(keys))
+        query = ptr32(4 + int(query))
     bias = qsum << 7  # sum q*k = sum q*(k + 128) - 128 * sum q
     sixteens = dim & (0 - 16)
-    row = int(keys) + first
-    i = 0
-    while i < n:
+    fours = dim & (0 - 4)
+    start = 0 - bias  # each sum starts at -bias
+    last = int(scores) + (n << 2)
+    while last - int(scores):  # scores steps along the rows' scores
         keys = ptr8(row)
         qp = ptr32(q0)
-        query = ptr32(0)  # the sum, in a register: a value, never accessed
+        query = ptr32(start)  # the sum, in a register: a value, never accessed
         end = row + sixteens
         while end - int(keys):
             query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
@@ -100,7 +104,7 @@ def dot_rows(
             query = ptr32((keys[15] ^ 0x80) * qp[15] + int(query))
             keys = ptr8(16 + int(keys))
             qp = ptr32(64 + int(qp))
-        end = row + (dim & (0 - 4))
+        end = row + fours
         while end - int(keys):
             query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
             query = ptr32((keys[1] ^ 0x80) * qp[1] + int(query))
@@ -113,10 +117,10 @@ def dot_rows(
             query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
             keys = ptr8(1 + int(keys))
             qp = ptr32(4 + int(qp))
-        acc = (((int(query) - bias) & low32) ^ sign) - sign
-        scores[i] = acc >> shift
+        acc = ((int(query) & low32) ^ sign) - sign
+        scores[0] = acc >> shift
+        scores = ptr32(4 + int(scores))
         row += stride
-        i += 1
 
 
 @micropython.viper
@@ -125,35 +129,39 @@ def softmax_q8(scores: ptr32, n: int):
 
     x = scores[i] - max (exact, no overflow), clamped to [-512, 0];
     e = max(256 + trunc(x / 2), 1); scores[i] = (e * 256) // sum(e).
+    The two parameters are the register locals: scores steps along the scores in
+    each pass, and n, once the end is known, holds the running maximum, then the sum.
     """
     sign = 1
     sign <<= 31
     lowest = 0 - sign  # -2**31 on every target
-    top = lowest
-    i = 0
-    while i < n:
-        v = (scores[i] ^ sign) - sign
-        if v > top:
-            top = v
-        i += 1
+    first = int(scores)
+    last = first + (n << 2)
+    n = lowest
+    while last - int(scores):
+        v = (scores[0] ^ sign) - sign
+        if v > n:
+            n = v
+        scores = ptr32(4 + int(scores))
+    top = n
     # x >= -511 exactly when v >= floor (floor = top - 511, kept inside int32).
     floor = lowest
     if top >= lowest + 511:
         floor = top - 511
-    total = 0
-    i = 0
-    while i < n:
-        v = (scores[i] ^ sign) - sign
+    n = 0
+    scores = ptr32(first)
+    while last - int(scores):
+        v = (scores[0] ^ sign) - sign
         e = 1
         if v >= floor:
             e = 256 - ((top - v) >> 1)  # top - v in 0..511: e = 256 + trunc(x / 2) >= 1
-        scores[i] = e
-        total += e
-        i += 1
-    i = 0
-    while i < n:
-        scores[i] = (scores[i] << 8) // total
-        i += 1
+        scores[0] = e
+        n += e
+        scores = ptr32(4 + int(scores))
+    scores = ptr32(first)
+    while last - int(scores):
+        scores[0] = (scores[0] << 8) // n
+        scores = ptr32(4 + int(scores))
 
 
 @micropython.viper
@@ -173,13 +181,14 @@ def softmax_exp2(scores: ptr32, table: ptr32, n: int, shift: int):
     sign = 1
     sign <<= 31
     lowest = 0 - sign  # -2**31 on every target
+    first = int(scores)
+    last = first + (n << 2)  # scores steps along the scores in each pass
     top = lowest
-    i = 0
-    while i < n:
-        v = (scores[i] ^ sign) - sign
+    while last - int(scores):
+        v = (scores[0] ^ sign) - sign
         if v > top:
             top = v
-        i += 1
+        scores = ptr32(4 + int(scores))
     limit = 17 << shift
     floor = lowest
     if top >= lowest + limit:
@@ -190,9 +199,9 @@ def softmax_exp2(scores: ptr32, table: ptr32, n: int, shift: int):
         rest >>= 1
         down += 1
     total = 0
-    i = 0
-    while i < n:
-        v = (scores[i] ^ sign) - sign
+    scores = ptr32(first)
+    while last - int(scores):
+        v = (scores[0] ^ sign) - sign
         e = 0
         if v >= floor:
             z = ((top - v) * 23637) >> shift
@@ -200,14 +209,14 @@ def softmax_exp2(scores: ptr32, table: ptr32, n: int, shift: int):
             k = frac >> 8
             a = table[k]
             e = ((a - (((a - table[k + 1]) * (frac & 0xFF)) >> 8)) >> (z >> 14)) >> down
-        scores[i] = e
+        scores[0] = e
         total += e
-        i += 1
+        scores = ptr32(4 + int(scores))
     half = total >> 1
-    i = 0
-    while i < n:
-        scores[i] = ((scores[i] << 8) + half) // total
-        i += 1
+    scores = ptr32(first)
+    while last - int(scores):
+        scores[0] = ((scores[0] << 8) + half) // total
+        scores = ptr32(4 + int(scores))
 
 
 @micropython.viper
@@ -225,16 +234,17 @@ def weighted_rows(
     low32 = sign + sign - 1
     o0 = int(out) + (first << 2)
     out = ptr32(o0)
-    j = 0
-    while j < dim:
-        out[j] = 0
-        j += 1
+    o1 = o0 + (dim << 2)  # past the last output
+    while o1 - int(out):
+        out[0] = 0
+        out = ptr32(4 + int(out))
     eights = dim & (0 - 8)
     wsum = 0
     row = int(values) + first
-    i = 0
-    while i < n:
-        w = weights[i]
+    last = int(weights) + (n << 2)
+    while last - int(weights):  # weights steps along the rows' weights
+        w = weights[0]
+        weights = ptr32(4 + int(weights))
         wsum += w
         values = ptr8(row)
         out = ptr32(o0)
@@ -256,13 +266,11 @@ def weighted_rows(
             values = ptr8(1 + int(values))
             out = ptr32(4 + int(out))
         row += stride
-        i += 1
     bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w
     out = ptr32(o0)
-    j = 0
-    while j < dim:
-        out[j] = ((((out[j] - bias) & low32) ^ sign) - sign) >> 8
-        j += 1
+    while o1 - int(out):
+        out[0] = ((((out[0] - bias) & low32) ^ sign) - sign) >> 8
+        out = ptr32(4 + int(out))
 
 
 @micropython.viper

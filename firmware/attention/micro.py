@@ -5,12 +5,15 @@ from array import array
 import micropython
 from micropython import const
 
-from . import _check, _kernels, _memory
+from . import _check, _memory
+from ._check import INT, pair, refuse, rows, short
+from ._kernels import dot_rows, fill, softmax_exp2, softmax_q8, weighted_rows
+from ._memory import measure
 
 MASKED = const(-1073741824)  # the reference's i32::MIN / 2, given to masked scores
 _MAX_LOGIT_SHIFT = const(12)
 
-# What each method hands _memory.measure(): the output first, then the inputs.
+# What each method hands measure(): the output first, then the inputs.
 _SCORES = _check.kinds(_memory.INT32)
 _SCORES_NAMES = ("scores",)
 _COMPUTE = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8)
@@ -97,33 +100,31 @@ class MicroAttention:
         apart from query and keys. n defaults to the number of rows in keys.
         """
         facts = self._facts
-        status = _memory.measure(scores, query, keys, None, _COMPUTE, facts)
+        status = measure(scores, query, keys, None, _COMPUTE, facts)
         if status:
-            _check.refuse(status, _COMPUTE_NAMES, _COMPUTE, scores, query, keys)
+            refuse(status, _COMPUTE_NAMES, _COMPUTE, scores, query, keys)
         head_dim = self._head_dim
         if facts[1] < head_dim:
-            _check.short("query", facts[1], head_dim)
-        n = _check.rows(n, "keys", facts[2], head_dim)
+            short("query", facts[1], head_dim)
+        n = rows(n, "keys", facts[2], head_dim)
         if facts[0] < n:
-            _check.short("scores", facts[0], n, "int32 items")
-        _kernels.dot_rows(
-            keys, self._query, scores, n, head_dim, head_dim, 0, self._scale_shift, query
-        )
+            short("scores", facts[0], n, "int32 items")
+        dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, self._scale_shift, query)
 
     @micropython.native
     def apply_causal_mask(self, scores, current_pos, n=None):
         """scores[i] = MASKED for current_pos < i < n (positions in the future)."""
         facts = self._facts
-        status = _memory.measure(scores, None, None, None, _SCORES, facts)
+        status = measure(scores, None, None, None, _SCORES, facts)
         if status:
-            _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
-        n = _check.rows(n, "scores", facts[0], 1)
-        if type(current_pos) is not int:
+            refuse(status, _SCORES_NAMES, _SCORES, scores)
+        n = rows(n, "scores", facts[0], 1)
+        if current_pos.__class__ is not INT:
             raise TypeError("current_pos: expected an int, got %s" % type(current_pos).__name__)
         if current_pos < 0:
             raise ValueError("current_pos: expected >= 0, got %d" % current_pos)
         if current_pos < n:
-            _kernels.fill(scores, current_pos + 1, n, MASKED)
+            fill(scores, current_pos + 1, n, MASKED)
 
     @micropython.native
     def softmax_fixed(self, scores, n=None):
@@ -133,23 +134,23 @@ class MicroAttention:
         weight_i = e_i * 256 // sum(e).
         """
         facts = self._facts
-        status = _memory.measure(scores, None, None, None, _SCORES, facts)
+        status = measure(scores, None, None, None, _SCORES, facts)
         if status:
-            _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
-        _kernels.softmax_q8(scores, _check.rows(n, "scores", facts[0], 1))
+            refuse(status, _SCORES_NAMES, _SCORES, scores)
+        softmax_q8(scores, rows(n, "scores", facts[0], 1))
 
     @micropython.native
     def softmax(self, scores, n=None):
         """The softmax chosen at construction, in place on scores[0:n]: Q8 weights."""
         facts = self._facts
-        status = _memory.measure(scores, None, None, None, _SCORES, facts)
+        status = measure(scores, None, None, None, _SCORES, facts)
         if status:
-            _check.refuse(status, _SCORES_NAMES, _SCORES, scores)
-        n = _check.rows(n, "scores", facts[0], 1)
+            refuse(status, _SCORES_NAMES, _SCORES, scores)
+        n = rows(n, "scores", facts[0], 1)
         if self._exp2:
-            _kernels.softmax_exp2(scores, _EXP2, n, self._logit_shift)
+            softmax_exp2(scores, _EXP2, n, self._logit_shift)
         else:
-            _kernels.softmax_q8(scores, n)
+            softmax_q8(scores, n)
 
     @micropython.native
     def weighted_sum(self, weights, values, output, n=None):
@@ -160,16 +161,16 @@ class MicroAttention:
         weights and values. n defaults to the number of rows in values.
         """
         facts = self._facts
-        status = _memory.measure(output, weights, values, None, _WEIGHTED, facts)
+        status = measure(output, weights, values, None, _WEIGHTED, facts)
         if status:
-            _check.refuse(status, _WEIGHTED_NAMES, _WEIGHTED, output, weights, values)
+            refuse(status, _WEIGHTED_NAMES, _WEIGHTED, output, weights, values)
         head_dim = self._head_dim
-        n = _check.rows(n, "values", facts[2], head_dim)
+        n = rows(n, "values", facts[2], head_dim)
         if facts[1] < n:
-            _check.short("weights", facts[1], n, "int32 items")
+            short("weights", facts[1], n, "int32 items")
         if facts[0] < head_dim:
-            _check.short("output", facts[0], head_dim, "int32 items")
-        _kernels.weighted_rows(values, output, weights, n, head_dim, head_dim, 0)
+            short("output", facts[0], head_dim, "int32 items")
+        weighted_rows(values, output, weights, n, head_dim, head_dim, 0)
 
     @micropython.native
     def forward(self, query, keys, values, output, n=None, pos=None):
@@ -184,18 +185,18 @@ class MicroAttention:
         apply_causal_mask, softmax and weighted_sum run on each head's columns.
         """
         facts = self._facts
-        status = _memory.measure(output, query, keys, values, _FORWARD, facts)
+        status = measure(output, query, keys, values, _FORWARD, facts)
         if status:
-            _check.refuse(status, _FORWARD_NAMES, _FORWARD, output, query, keys, values)
+            refuse(status, _FORWARD_NAMES, _FORWARD, output, query, keys, values)
         embed_dim = self._embed_dim
         head_dim = self._head_dim
         if facts[1] < embed_dim:
-            _check.short("query", facts[1], embed_dim)
-        n = _check.pair(n, facts[2], facts[3], embed_dim)
+            short("query", facts[1], embed_dim)
+        n = pair(n, facts[2], facts[3], embed_dim)
         if facts[0] < embed_dim:
-            _check.short("output", facts[0], embed_dim, "int32 items")
+            short("output", facts[0], embed_dim, "int32 items")
         if pos is not None:
-            if type(pos) is not int:
+            if pos.__class__ is not INT:
                 raise TypeError("pos: expected an int or None, got %s" % type(pos).__name__)
             if pos < 0:
                 raise ValueError("pos: expected >= 0, got %d" % pos)
@@ -204,14 +205,14 @@ class MicroAttention:
         scores = self._scores
         first = 0
         while first < embed_dim:
-            _kernels.dot_rows(
+            dot_rows(
                 keys, self._query, scores, n, head_dim, embed_dim, first, self._scale_shift, query
             )
             if pos is not None and pos < n:
-                _kernels.fill(scores, pos + 1, n, MASKED)
+                fill(scores, pos + 1, n, MASKED)
             if self._exp2:
-                _kernels.softmax_exp2(scores, _EXP2, n, self._logit_shift)
+                softmax_exp2(scores, _EXP2, n, self._logit_shift)
             else:
-                _kernels.softmax_q8(scores, n)
-            _kernels.weighted_rows(values, output, scores, n, head_dim, embed_dim, first)
+                softmax_q8(scores, n)
+            weighted_rows(values, output, scores, n, head_dim, embed_dim, first)
             first += head_dim
