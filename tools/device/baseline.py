@@ -1,11 +1,24 @@
-"""The kernels as they were before the current ones, kept as a speed baseline for the bench.
+"""The package as it was before the current kernels and checks, kept as a speed baseline.
 
-Run in front of bench.py (`make bench`): the MicroAttention pipeline on these
-kernels, called directly (no argument checks, which favours the baseline), beside the
-package in the same process. Not part of the package; not maintained beyond that use.
+Run in front of bench.py (`make bench`): the MicroAttention pipeline through the previous
+public methods (their argument checks, with the item-size memo, and their kernels),
+and through the previous kernels called directly (no checks, which favours them),
+beside the package in the same process. Not part of the package; not maintained
+beyond that use.
 """
 
+from array import array
+
 import micropython
+
+
+@micropython.viper
+def baseline_fill(dst: ptr32, start: int, stop: int, value: int):
+    """dst[i] = value for start <= i < stop."""
+    i = start
+    while i < stop:
+        dst[i] = value
+        i += 1
 
 
 @micropython.viper
@@ -164,8 +177,108 @@ def baseline_weighted_rows(
 
 
 def baseline_pipeline(query, keys, values, scores, output, head_dim, n, shift, scratch):
-    """compute_scores, softmax_fixed and weighted_sum of one head, on the old kernels."""
+    """compute_scores, apply_causal_mask(n - 1), softmax_fixed and weighted_sum of one
+    head, on the previous kernels called directly."""
     baseline_load_int8(scratch, query, head_dim)
     baseline_dot_rows(keys, scratch, scores, n, head_dim, head_dim, 0, shift)
+    baseline_fill(scores, n, n, -1073741824)
     baseline_softmax_q8(scores, n)
     baseline_weighted_rows(values, output, scores, n, head_dim, head_dim, 0)
+
+
+# The previous public methods: item sizes remembered for the last 16 buffers (which
+# kept them alive), checks in bytecode.
+_baseline_itemsizes = []
+
+
+def _baseline_itemsize(buf):
+    for known in _baseline_itemsizes:
+        if known[0] is buf:
+            return known[1]
+    size = len(bytes(memoryview(buf)[:1])) if len(buf) else 0
+    if size and not isinstance(buf[0], int):
+        size = -1
+    if len(_baseline_itemsizes) >= 16:
+        _baseline_itemsizes.pop()
+    _baseline_itemsizes.insert(0, (buf, size))
+    return size
+
+
+def _baseline_int8(name, buf, need):
+    kind = type(buf)
+    if kind is not bytearray and kind is not bytes:
+        if (kind is not array and kind is not memoryview) or _baseline_itemsize(buf) not in (0, 1):
+            raise TypeError(name + ": expected an int8 buffer")
+    size = len(buf)
+    if size < need:
+        raise ValueError("%s: expected at least %d int8 values, got %d" % (name, need, size))
+    return size
+
+
+def _baseline_int32(name, buf, need):
+    kind = type(buf)
+    if (kind is not array and kind is not memoryview) or _baseline_itemsize(buf) not in (0, 4):
+        raise TypeError(name + ": expected an int32 buffer")
+    size = len(buf)
+    if size < need:
+        raise ValueError("%s: expected at least %d int32 items, got %d" % (name, need, size))
+    return size
+
+
+def _baseline_rows(name, size, width):
+    if size % width:
+        raise ValueError(
+            "%s: length %d is not a multiple of the row width %d" % (name, size, width)
+        )
+    return size // width
+
+
+def _baseline_count(name, n, available):
+    if n is None:
+        n = available
+    elif type(n) is not int:
+        raise TypeError(name + ": expected an int")
+    elif n < 0 or n > available:
+        raise ValueError("%s: expected 0..%d, got %d" % (name, available, n))
+    if n > 4194304:
+        raise ValueError("%s: at most 4194304 rows, got %d" % (name, n))
+    return n
+
+
+class BaselineMicro:
+    """The previous MicroAttention(head_dim, 1): the four methods of the pipeline."""
+
+    def __init__(self, head_dim, scale_shift):
+        self.head_dim = head_dim
+        self.scale_shift = scale_shift
+        self._query = array("i", bytes(4 * head_dim))
+
+    def compute_scores(self, query, keys, scores, n=None):
+        head_dim = self.head_dim
+        _baseline_int8("query", query, head_dim)
+        rows = _baseline_rows("keys", _baseline_int8("keys", keys, 0), head_dim)
+        n = _baseline_count("n", n, rows)
+        _baseline_int32("scores", scores, n)
+        baseline_load_int8(self._query, query, head_dim)
+        baseline_dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, self.scale_shift)
+
+    def apply_causal_mask(self, scores, current_pos, n=None):
+        n = _baseline_count("n", n, _baseline_int32("scores", scores, 0))
+        if type(current_pos) is not int:
+            raise TypeError("current_pos: expected an int")
+        if current_pos < 0:
+            raise ValueError("current_pos: expected >= 0, got %d" % current_pos)
+        if current_pos < n:
+            baseline_fill(scores, current_pos + 1, n, -1073741824)
+
+    def softmax_fixed(self, scores, n=None):
+        n = _baseline_count("n", n, _baseline_int32("scores", scores, 0))
+        baseline_softmax_q8(scores, n)
+
+    def weighted_sum(self, weights, values, output, n=None):
+        head_dim = self.head_dim
+        size = _baseline_int32("weights", weights, 0)
+        rows = _baseline_rows("values", _baseline_int8("values", values, 0), head_dim)
+        n = _baseline_count("n", n, min(size, rows))
+        _baseline_int32("output", output, head_dim)
+        baseline_weighted_rows(values, output, weights, n, head_dim, head_dim, 0)

@@ -452,28 +452,40 @@ def heap_rows(att, data):
 
 
 def pipeline_rows(att, data, failures):
-    """The MicroAttention pipeline at head_dim 64, n 64: the package, the kernels it had
-    before (baseline.py, called without checks) and plain Python, side by side."""
+    """The MicroAttention pipeline at head_dim 64, n 64: the package, the package as it
+    was before (baseline.py: its public methods, then its kernels called without checks)
+    and plain Python, side by side."""
     baseline = globals().get("baseline_pipeline")  # defined by baseline.py in front
     case = Micro(att, data, 64, 64)
-    old_scores, old_output, scratch = int32s(64), int32s(64), int32s(64)
+    old_scores, scratch = int32s(64), int32s(64)
+    outputs = (int32s(64), int32s(64))  # of the previous methods, of its kernels
 
-    def old():
-        baseline(case.query, case.keys, case.values, old_scores, old_output, 64, 64, 3, scratch)
+    def methods():
+        micro, scores = old_micro, old_scores
+        micro.compute_scores(case.query, case.keys, scores, 64)
+        micro.apply_causal_mask(scores, 63, 64)
+        micro.softmax_fixed(scores)
+        micro.weighted_sum(scores, case.values, outputs[0], 64)
+
+    def kernels():
+        baseline(case.query, case.keys, case.values, old_scores, outputs[1], 64, 64, 3, scratch)
 
     case.package()
     case.plain()
     fns = [case.package, case.plain]
     if baseline:
-        old()
-        if old_output != case.output:
-            failures.append("baseline pipeline")
-        fns.append(old)
+        old_micro = BaselineMicro(64, 3)  # noqa: F821  (from baseline.py)
+        for run, output, label in zip((methods, kernels), outputs, ("methods", "kernels")):
+            run()
+            if output != case.output:
+                failures.append("previous " + label)
+        fns += [methods, kernels]
     times = medians_us(*fns)
     yield "package", us(times[0]), "1.0x"
     yield "plain Python (plain.py)", us(times[1]), relative(times[1], times[0])
     if baseline:
-        yield "previous kernels (baseline.py)", us(times[2]), relative(times[2], times[0])
+        yield "previous package (baseline.py)", us(times[2]), relative(times[2], times[0])
+        yield "previous kernels, no checks", us(times[3]), relative(times[3], times[0])
 
 
 def relative(time, reference):
