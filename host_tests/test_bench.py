@@ -125,6 +125,18 @@ def test_inner_loops_divide_by_the_declared_unroll():
             assert lp["per_element"] == lp["instructions"] / bench.UNROLL.get(name, 1)
 
 
+def test_size_table_covers_every_file_of_the_package():
+    """make bench's .mpy table: one row per file a board gets, data files included."""
+    import bench
+
+    text = bench.mpy_table(bench.mpy_sizes())
+    names = {line.split("|")[1].strip() for line in text.splitlines()[2:]}
+    sources = {p.name for p in (ROOT / "firmware" / "attention").iterdir() if p.is_file()}
+    expected = {n[:-3] + ".mpy" if n.endswith(".py") else n for n in sources}
+    assert names == expected | {"total"}
+    assert "reverse.bin" in names
+
+
 def test_a_failed_device_bench_is_the_last_line(monkeypatch, capsys):
     import bench
 

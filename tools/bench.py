@@ -75,14 +75,17 @@ def mpy_sizes():
     return sizes
 
 
+def source_size(name):
+    """Bytes of the file in firmware/attention/ that package file name comes from: the
+    .py source of a .mpy, the file itself for data copied as it is (a model file)."""
+    path = Path(boards.SRC) / name
+    return (path.with_suffix(".py") if name.endswith(".mpy") else path).stat().st_size
+
+
 def mpy_table(sizes):
     arches = list(sizes)
     names = sorted(sizes[arches[0]])
-    rows = [
-        [name, (Path(boards.SRC) / name).with_suffix(".py").stat().st_size]
-        + [sizes[a][name] for a in arches]
-        for name in names
-    ]
+    rows = [[name, source_size(name)] + [sizes[a][name] for a in arches] for name in names]
     rows.append(["total", sum(r[1] for r in rows)] + [sum(sizes[a].values()) for a in arches])
     return table(["file", ".py source"] + [a + " .mpy" for a in arches], rows, "l" + "r" * 4)
 
