@@ -1,5 +1,6 @@
 """Tests for tools/inspect_native.py: .mpy reader, loop finder and CLI on a sample viper file."""
 
+import ast
 import json
 import sys
 from pathlib import Path
@@ -193,3 +194,24 @@ def test_kernel_inner_loops_meet_their_targets(kernel_loops, arch, kernel, unit,
     assert loop["forward_branches"] == 0, f"{kernel} [{arch}]: a branch inside the loop"
     per = loop["instructions"] / work
     assert per <= most, f"{kernel} [{arch}]: {per:.2f} instructions per {unit} > {most}"
+
+
+def test_inner_loops_are_the_same_from_mpy_and_from_py():
+    """A board that compiles the .py sources itself keeps three viper locals in registers,
+    mpy-cross two (py/emitnative.c, MAX_REGS_FOR_LOCAL_VARS; the third register holds the
+    qstr table). Locals are numbered parameters first, so the third is the third
+    parameter: no multiply-accumulate loop uses it, and both forms run the same loops."""
+    source = (Path(__file__).resolve().parents[1] / "firmware/attention/_kernels.py").read_text()
+    functions = {f.name: f for f in ast.parse(source).body if isinstance(f, ast.FunctionDef)}
+    checked = 0
+    for name in ("dot_rows", "weighted_rows", "linear_rows"):
+        third = functions[name].args.args[2].arg
+        for loop in ast.walk(functions[name]):
+            inside = list(ast.walk(loop))[1:] if isinstance(loop, ast.While) else [None]
+            if any(isinstance(n, ast.While) for n in inside):
+                continue  # not an innermost loop
+            if any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) for n in inside):
+                used = {n.id for n in inside if isinstance(n, ast.Name)}
+                assert third not in used, f"{name}: a multiply loop uses {third}"
+                checked += 1
+    assert checked == 7  # dot_rows 16, 4, 1; weighted_rows 8, 1; linear_rows' context 8, 1
