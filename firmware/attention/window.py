@@ -36,7 +36,7 @@ class SlidingWindowAttention:
         (at least the rows in use); output: int32, len >= head_dim, apart from the inputs.
         """
         head_dim = self._head_dim
-        if type(cache_len) is not int:
+        if cache_len.__class__ is not _check.INT:
             raise TypeError("cache_len: expected an int, got %s" % type(cache_len).__name__)
         if cache_len < 0:
             raise ValueError("cache_len: expected >= 0, got %d" % cache_len)
