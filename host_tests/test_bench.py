@@ -137,6 +137,15 @@ def test_size_table_covers_every_file_of_the_package():
     assert "reverse.bin" in names
 
 
+def test_smallest_heap_is_the_edge_where_the_import_starts_to_succeed():
+    import bench
+
+    folder = ROOT / "firmware"
+    heap = bench.smallest_heap(folder, "attention._memory")
+    assert bench._import(folder, "attention._memory", heap)
+    assert bench._import(folder, "attention._memory", heap - 1024) is None
+
+
 def test_a_failed_device_bench_is_the_last_line(monkeypatch, capsys):
     import bench
 

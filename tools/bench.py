@@ -5,6 +5,7 @@
 First runs tools/device/bench.py (with the plain-Python baseline in front of it)
 on the local unix port, or on a board with --port (the package must be deployed:
 `make deploy PORT=...`), printing its output as it comes. Then, on this machine:
+on the unix port, the import time and heap of the package from .py and from .mpy;
 the .mpy size of the package per architecture, the instructions per inner-loop
 iteration of every kernel (tools/inspect_native.py, static counts from mpy-cross
 output) and an ESP32 time estimate derived from them.
@@ -156,6 +157,78 @@ def estimate_lines(loops):
     return lines
 
 
+# Imports the package from a folder in a fresh unix-port process; prints the import's
+# microseconds and the heap it keeps (after gc.collect()).
+_IMPORT = """
+import gc, sys, time
+sys.path.insert(0, %r)
+gc.collect()
+before = gc.mem_alloc()
+start = time.ticks_us()
+import %s
+took = time.ticks_diff(time.ticks_us(), start)
+gc.collect()
+print(took, gc.mem_alloc() - before)
+"""
+
+
+def _import(folder, module, heap=None):
+    """(import us, heap kept) in a fresh process, or None when the import fails
+    (with heap given: the process's whole heap, in bytes)."""
+    cmd = [boards.tool("micropython")] + (["-X", "heapsize=%d" % heap] if heap else [])
+    res = subprocess.run(
+        cmd + ["-c", _IMPORT % (str(folder), module)], capture_output=True, text=True, check=False
+    )
+    return [int(v) for v in res.stdout.split()] if res.returncode == 0 else None
+
+
+def smallest_heap(folder, module, step=1024, most=1 << 20):
+    """The smallest heap (a multiple of step bytes) in which the import succeeds: what
+    importing needs at its peak, the compiler's work included for .py sources."""
+    low, high = 0, most // step  # fails at low * step (nothing), succeeds at high * step
+    if not _import(folder, module, most):
+        raise RuntimeError(
+            "importing %s from %s fails even with %d bytes" % (module, folder, most)
+        )
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _import(folder, module, mid * step):
+            high = mid
+        else:
+            low = mid
+    return high * step
+
+
+def import_rows(runs=5):
+    """Importing the package from .py sources and from x64 .mpy files, on the unix port:
+    the median time of runs fresh processes, the smallest heap that lets it import and
+    the heap kept after."""
+    with tempfile.TemporaryDirectory() as tmp:
+        boards.compile_package(boards.SRC, tmp, "x64")
+        for module in ("attention", "attention.decoder"):
+            for form, folder in ((".py", Path(boards.SRC).parent), (".mpy (x64)", Path(tmp))):
+                results = sorted(_import(folder, module) for _ in range(runs))
+                took, kept = results[runs // 2]
+                heap = smallest_heap(folder, module)
+                yield [module, form, "%.1f" % (took / 1000), "%.0f" % (heap / 1024), kept]
+
+
+def import_report():
+    print("## Importing the package on the unix port: .py sources against .mpy\n")
+    print(
+        table(
+            ["import", "form", "ms", "smallest heap, KB", "heap kept, B"],
+            list(import_rows()),
+            "llrrr",
+        )
+    )
+    print(
+        "\nms: median of 5 fresh processes. smallest heap: the least `-X heapsize` (1 KB\n"
+        "steps) with which the import succeeds, the compiler's peak included for .py.\n"
+        "64-bit objects and pointers: a 32-bit board's figures are smaller (not measured).\n"
+    )
+
+
 def host_report():
     print("## .mpy size per architecture (mpy-cross, bytes)\n")
     version = subprocess.run(
@@ -212,6 +285,8 @@ def main(argv=None):
         print("cannot run the device bench: %s" % exc)
         code = 1
     print(flush=True)
+    if not args.port:
+        import_report()
     host_report()
     if code:  # last, so that it is not lost above the tables
         print("\nbench: FAILED: the device bench on the %s exited with status %d (its output "
