@@ -61,6 +61,12 @@ MUTANTS = [
     ),
     (
         K,
+        "        if rest:  # dim is not a multiple of 16",
+        "        if rest > 4:  # dim is not a multiple of 16",
+        "dot_rows: the tail loops skipped when dim % 16 is 1 to 4",
+    ),
+    (
+        K,
         "if top >= lowest + 511:\n        floor = top - 511",
         "if top >= lowest + 512:\n        floor = top - 512",
         "softmax_q8: clamp edge at -512 instead of -511",

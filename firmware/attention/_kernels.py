@@ -78,6 +78,7 @@ def dot_rows(
     bias = qsum << 7  # sum q*k = sum q*(k + 128) - 128 * sum q
     sixteens = dim & (0 - 16)
     fours = dim & (0 - 4)
+    rest = dim & 15
     start = 0 - bias  # each sum starts at -bias
     last = int(scores) + (n << 2)
     while last - int(scores):  # scores steps along the rows' scores
@@ -104,19 +105,20 @@ def dot_rows(
             query = ptr32((keys[15] ^ 0x80) * qp[15] + int(query))
             keys = ptr8(16 + int(keys))
             qp = ptr32(64 + int(qp))
-        end = row + fours
-        while end - int(keys):
-            query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
-            query = ptr32((keys[1] ^ 0x80) * qp[1] + int(query))
-            query = ptr32((keys[2] ^ 0x80) * qp[2] + int(query))
-            query = ptr32((keys[3] ^ 0x80) * qp[3] + int(query))
-            keys = ptr8(4 + int(keys))
-            qp = ptr32(16 + int(qp))
-        end = row + dim
-        while end - int(keys):
-            query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
-            keys = ptr8(1 + int(keys))
-            qp = ptr32(4 + int(qp))
+        if rest:  # dim is not a multiple of 16: four, then one element per pass
+            end = row + fours
+            while end - int(keys):
+                query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
+                query = ptr32((keys[1] ^ 0x80) * qp[1] + int(query))
+                query = ptr32((keys[2] ^ 0x80) * qp[2] + int(query))
+                query = ptr32((keys[3] ^ 0x80) * qp[3] + int(query))
+                keys = ptr8(4 + int(keys))
+                qp = ptr32(16 + int(qp))
+            end = row + dim
+            while end - int(keys):
+                query = ptr32((keys[0] ^ 0x80) * qp[0] + int(query))
+                keys = ptr8(1 + int(keys))
+                qp = ptr32(4 + int(qp))
         acc = ((int(query) & low32) ^ sign) - sign
         scores[0] = acc >> shift
         scores = ptr32(4 + int(scores))
