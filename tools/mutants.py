@@ -67,6 +67,12 @@ MUTANTS = [
     ),
     (
         K,
+        "        if rest:  # dim is not a multiple of 8",
+        "        if rest > 1:  # dim is not a multiple of 8",
+        "weighted_rows: the tail loop skipped when dim % 8 is 1",
+    ),
+    (
+        K,
         "if top >= lowest + 511:\n        floor = top - 511",
         "if top >= lowest + 512:\n        floor = top - 512",
         "softmax_q8: clamp edge at -512 instead of -511",

@@ -241,6 +241,7 @@ def weighted_rows(
         out[0] = 0
         out = ptr32(4 + int(out))
     eights = dim & (0 - 8)
+    rest = dim & 7
     wsum = 0
     row = int(values) + first
     last = int(weights) + (n << 2)
@@ -262,11 +263,12 @@ def weighted_rows(
             out[7] = (values[7] ^ 0x80) * w + out[7]
             values = ptr8(8 + int(values))
             out = ptr32(32 + int(out))
-        end = row + dim
-        while end - int(values):
-            out[0] = (values[0] ^ 0x80) * w + out[0]
-            values = ptr8(1 + int(values))
-            out = ptr32(4 + int(out))
+        if rest:  # dim is not a multiple of 8: one element per pass
+            end = row + dim
+            while end - int(values):
+                out[0] = (values[0] ^ 0x80) * w + out[0]
+                values = ptr8(1 + int(values))
+                out = ptr32(4 + int(out))
         row += stride
     bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w
     out = ptr32(o0)
