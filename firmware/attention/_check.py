@@ -26,8 +26,8 @@ _KINDS = {
     INT8: "an int8 buffer (array('b'), array('B'), bytearray, bytes, or a memoryview of one)",
     INT32: "an int32 buffer (array('i') or a memoryview of one)",
 }
-# int as a module global, for the checks on every call: x.__class__ is INT costs one
-# dictionary lookup where type(x) is int costs four (type and int are builtins) and a call.
+# int as a module global: x.__class__ is INT costs one dict lookup, type(x) is int four and
+# a call (__class__ needs MICROPY_CPYTHON_COMPAT: on from the core-features level up).
 INT = int
 WORD = _memory.word_bytes()  # bytes in a machine word, for _memory.typecode()
 
