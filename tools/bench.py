@@ -207,8 +207,10 @@ def import_rows(runs=5):
         boards.compile_package(boards.SRC, tmp, "x64")
         for module in ("attention", "attention.decoder"):
             for form, folder in ((".py", Path(boards.SRC).parent), (".mpy (x64)", Path(tmp))):
-                results = sorted(_import(folder, module) for _ in range(runs))
-                took, kept = results[runs // 2]
+                results = [_import(folder, module) for _ in range(runs)]
+                if None in results:
+                    raise RuntimeError("importing %s from %s failed" % (module, folder))
+                took, kept = sorted(results)[runs // 2]
                 heap = smallest_heap(folder, module)
                 yield [module, form, "%.1f" % (took / 1000), "%.0f" % (heap / 1024), kept]
 
