@@ -141,6 +141,7 @@ endif
 figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) and docs/layouts.svg
 	$(PYTHON) tools/report/accuracy_figure.py
 	$(PYTHON) tools/report/layout_figure.py
+	$(PYTHON) tools/report/architecture_figure.py
 
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
 	$(PYTHON) tools/machine_code/inspect_native.py --arch all firmware/attention/_kernels.py

@@ -15,6 +15,10 @@ FIGURES = {
         "layout_figure.py",
         ["head 0", "head 1", "columns 4..7", "row i % window_size", "cache_len = 10"],
     ),
+    "architecture.svg": (
+        "architecture_figure.py",
+        ["_kernels", "_check", "micro", "decoder", "board/", "machine_code/", "language_model/"],
+    ),
 }
 
 
