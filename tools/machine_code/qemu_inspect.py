@@ -171,10 +171,9 @@ def whole_call(measured):
         "  %s\n"
         "  = %d instructions executed (every loop and the per-row and per-call parts of\n"
         "  the kernels, counted under QEMU) x %.1f CPI / %d MHz = %.0f us.\n"
-        "  CPI %.1f is an assumption (see tools/machine_code/kernel_loops.py). Not included:\n"
-        "  the Python-level part of the three public calls (argument checks, method calls),\n"
-        "  which needs a MicroPython firmware to run; `make bench` gives its share on the\n"
-        "  unix port.\n"
+        "  CPI %.1f is an assumption (see tools/machine_code/kernel_loops.py). Not included: the Python-level\n"
+        "  part of the three public calls (argument checks, method calls), which needs a\n"
+        "  MicroPython firmware to run; `make bench` gives its share on the unix port.\n"
         "  The previous kernels (tools/device/baseline.py) execute %d instructions for\n"
         "  the same call: %.2fx as many."
         % (
