@@ -491,7 +491,7 @@ def test_root_package_json_up_to_date():
     if not committed.is_file() or not (boards.SRC / "__init__.py").is_file():
         pytest.skip("no root package.json or no package yet")
     assert committed.read_text() == boards.root_package_json(), (
-        "package.json is stale: run `python tools/boards.py dist`"
+        "package.json is stale: run `python tools/board/boards.py dist`"
     )
 
 

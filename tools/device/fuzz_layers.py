@@ -11,7 +11,7 @@ same guards, arenas and allowed outcomes as the mechanisms.
 from array import array
 
 
-try:  # a stand-in package (host_tests/test_fuzz.py) may hold the mechanisms only
+try:  # a stand-in package (host_tests/quality/test_fuzz.py) may hold the mechanisms only
     from attention import layers
 except ImportError:
     layers = None

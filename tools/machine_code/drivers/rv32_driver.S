@@ -1,7 +1,7 @@
 /* Bare-metal driver for qemu-system-riscv32 -M virt -bios none (rv32imc, machine mode).
  *
  * Fills a MicroPython fun table (stubs below), then makes every call of the job
- * at JOB (layout in tools/qemu_run.py) as MicroPython calls a native function,
+ * at JOB (layout in tools/machine_code/qemu_run.py) as MicroPython calls a native function,
  * a0 = function object, a1 = n_args, a2 = n_kw, a3 = args, and stores the
  * returned a0 and the instret difference (executed instructions, with -icount).
  * Writes the job back to the semihosting console, exits. The layout symbols (RAM, JOB, FUNTAB, ...) come

@@ -1,7 +1,7 @@
 /* Bare-metal driver for qemu-system-xtensa -M sim -cpu sample_controller.
  *
  * Fills a MicroPython fun table (stubs below), then makes every call of the job
- * at JOB (layout in tools/qemu_run.py) with the windowed ABI, a10 = function
+ * at JOB (layout in tools/machine_code/qemu_run.py) with the windowed ABI, a10 = function
  * object, a11 = n_args, a12 = n_kw, a13 = args, and stores the returned a10 and
  * the CCOUNT difference. Writes the job back to the semihosting console, exits.
  * The layout symbols (RAM, JOB, FUNTAB, ...) come from the assembler command line.
