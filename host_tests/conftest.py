@@ -81,6 +81,12 @@ def serve(tmp_path_factory):
         log.close()
 
 
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """A running virtual board (tools/vboard/vboard.py): yields (device path, root folder)."""
+    yield from serve(tmp_path_factory)
+
+
 def mpremote(board, *args, check=True, timeout=30):
     """Run `mpremote connect <device> args...`; returns the CompletedProcess."""
     result = subprocess.run(
@@ -109,9 +115,3 @@ def run_micropython(script, *args):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
-
-
-@pytest.fixture(scope="module")
-def board(tmp_path_factory):
-    """A running virtual board (tools/vboard/vboard.py): yields (device path, root folder)."""
-    yield from serve(tmp_path_factory)

@@ -11,6 +11,8 @@ from conftest import ROOT
 
 SCRIPTS = sorted(n for n in os.listdir(target.DEVICE) if n.endswith(".py"))
 RUFF = os.path.join(os.path.dirname(sys.executable), "ruff")
+# ruff as `make lint` runs it (pyproject.toml), on the joined text: undefined names only
+CHECK = [RUFF, "check", "--no-cache", "--select", "F821", "--stdin-filename", "joined.py", "-"]
 
 
 def write(folder, files):
@@ -51,12 +53,5 @@ def test_the_joined_script_defines_every_name_it_uses(script, tmp_path):
     joined = target.bundle([script], str(tmp_path))
     with open(joined) as f:
         text = f.read()
-    done = subprocess.run(
-        [RUFF, "check", "--no-cache", "--select", "F821", "--stdin-filename", "joined.py", "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    done = subprocess.run(CHECK, input=text, capture_output=True, text=True, check=False, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr

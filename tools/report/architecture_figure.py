@@ -6,7 +6,6 @@ The firmware's floors and the tools' folders stand where their imports put them 
 from the sources with ast): a module stands one floor above the highest module it imports.
 """
 
-import argparse
 import ast
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from report.svg import Svg
+from report.svg import Svg, command_line
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "docs" / "architecture.svg"
@@ -156,12 +155,7 @@ def draw():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="the SVG to write")
-    args = parser.parse_args(argv)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(draw())
-    print("figure: %s" % args.out)
+    command_line(draw, DEFAULT_OUT, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Coordinates are rounded to 0.1 so the files only change when the figures do.
 """
 
+import argparse
 import math
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 FONT = "font-family='Helvetica, Arial, sans-serif'"
@@ -106,3 +108,13 @@ class Axes:
         for i, (label, color, dash) in enumerate(entries):
             self.svg.line(x, y + 18 * i, x + 24, y + 18 * i, color=color, width=2, dash=dash)
             self.svg.text(x + 30, y + 18 * i + 4, label)
+
+
+def command_line(draw, default_out, description, argv=None):
+    """A figure tool's command line: --out (default_out), then the SVG of draw() written there."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=str(default_out), help="the SVG to write")
+    args = parser.parse_args(argv)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(draw())
+    print("figure: %s" % args.out)
