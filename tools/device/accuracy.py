@@ -5,7 +5,7 @@ point; the error of a weight is |weight - that| in Q8 steps (1 step = 1/256).
 softmax="exp2" approximates exactly that; the linear softmax_fixed is its
 first-order form for L = 9 and is shown beside it for every L.
 Then the weight of the lower of two scores [0, -d] for a range of gaps d, the
-curve plotted in docs/accuracy.svg (tools/accuracy_figure.py reads both tables).
+curve plotted in docs/accuracy.svg (tools/report/accuracy_figure.py reads both tables).
 Runs unchanged on the unix port and on a board (`make accuracy [PORT=...]`).
 """
 

@@ -1,11 +1,13 @@
 """Speed and memory of the shipped model on this target: `make bench [PORT=...]`.
 
-Run with tools/device/plain_model.py in front of it. Feeds one whole example
-through the viper decoder and through PlainDecoder (the same int8 arithmetic in
-plain Python) in this process, checks that every step's logits agree, and prints
-time per token for both, heap bytes per generated token (also under heap_lock)
-and the RAM the loaded model takes. A mismatch raises, so the exit status fails.
+Runs with tools/device/plain_model.py in front of it (its `# with:` line). Feeds one
+whole example through the viper decoder and through PlainDecoder (the same int8
+arithmetic in plain Python) in this process, checks that every step's logits agree,
+and prints time per token for both, heap bytes per generated token (also under
+heap_lock) and the RAM the loaded model takes. A mismatch raises, so the exit status fails.
 """
+
+# with: plain_model.py
 
 import gc
 import time

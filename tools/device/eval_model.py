@@ -1,6 +1,6 @@
 """The shipped model on held-out examples, on this target: int8 answers and time.
 
-The host (tools/eval_model.py) puts EXAMPLES = [(prompt, answer), ...] in front of
+The host (tools/report/eval_model.py) puts EXAMPLES = [(prompt, answer), ...] in front of
 this script. Prints `target: ...`, one `wrong: prompt -> got` line per mistake and,
 last, `int8 N of M correct, T tokens in U us`.
 """

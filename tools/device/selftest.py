@@ -1,8 +1,10 @@
 """Self-check on a target: the package's kernels against plain Python, on this target.
 
-Run with tools/device/plain.py in front of it (`make device-test [PORT=...]`).
-Prints one line per failure and, last, `N passed, N failed`.
+Runs with tools/device/plain.py in front of it (its `# with:` line; `make device-test
+[PORT=...]`). Prints one line per failure and, last, `N passed, N failed`.
 """
+
+# with: plain.py
 
 import sys
 from array import array

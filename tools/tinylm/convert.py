@@ -18,9 +18,11 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tinylm import float_model, model_file, task  # noqa: E402
-from tinylm.int8_ops import scale_shift  # noqa: E402
+if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tinylm import float_model, model_file, task
+from tinylm.int8_ops import scale_shift
 
 MIN_SHIFT, MAX_SHIFT, MAX_MULT = 17, 40, 32767
 

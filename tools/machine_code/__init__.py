@@ -1,0 +1,10 @@
+"""The ESP32 machine code of the viper kernels, without a board: what mpy-cross emits and
+what it executes.
+
+inspect_native.py (read the .mpy, disassemble, find the loops: static counts),
+kernel_loops.py (each kernel's inner loop and unroll; what the static and executed
+reports share), qemu_run.py and drivers/*.S (run a function's machine code bare-metal
+under QEMU, counting instructions), qemu_inspect.py (executed instructions per kernel).
+
+May import: the standard library, capstone, board and machine_code.
+"""

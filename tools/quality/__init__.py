@@ -1,0 +1,8 @@
+"""Checks of the tests and of the package's promises beyond the unit tests.
+
+mutate.py and mutants.py (plant each listed bug in a copy of firmware/ and run the
+tests: caught or survived), fuzz.py (run the hostile-call fuzzer, tools/device/fuzz.py,
+on a target).
+
+May import: the standard library, board and quality.
+"""

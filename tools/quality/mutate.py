@@ -1,0 +1,230 @@
+"""Mutation testing: plant each bug of tools/quality/mutants.py in a copy of the tree, run the tests.
+
+    python tools/quality/mutate.py              # every mutant
+    python tools/quality/mutate.py -k halve     # only mutants whose description contains "halve"
+    python tools/quality/mutate.py -k decoder.py  # only the mutants of one file (path or description)
+    python tools/quality/mutate.py --list       # check the list against the sources and print it
+
+Each mutant replaces one snippet of firmware/attention/ that must occur exactly once
+(the run stops before testing anything if one does not). The tests run in a temporary
+copy of firmware/, host_tests/ and tools/, so the working tree is never modified, even
+when the run is interrupted. A mutant is `caught` when the tests fail or time out, and
+`survived` when they pass. Prints `mutation score: K of N` last; exits 1 if a mutant
+survived that tools/quality/mutants.py does not list as equivalent.
+"""
+
+import argparse
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from quality.mutants import EQUIVALENT, MUTANTS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACKAGE = os.path.join("firmware", "attention")
+COPIED = ("firmware", "host_tests", "tools", "pyproject.toml")
+# Fast files first: pytest -x stops at the first failure.
+TESTS = (
+    "host_tests/firmware/test_reference.py",
+    "host_tests/firmware/test_edges.py",
+    "host_tests/firmware/test_errors.py",
+    "host_tests/firmware/test_safety.py",
+    "host_tests/firmware/test_boundaries.py",
+    "host_tests/firmware/test_fixtures.py",
+    "host_tests/firmware/test_beyond.py",
+    "host_tests/firmware/test_properties.py",
+    "host_tests/firmware/test_blocks.py",
+    "host_tests/firmware/test_unix_port.py",
+    "host_tests/quality/test_fuzz.py",
+    "host_tests/machine_code/test_qemu.py",  # skips itself when QEMU is not installed
+)
+# The model's tests: for a mutant of the model's files they run first, then the rest.
+MODEL_FILES = ("_layers.py", "layers.py", "decoder.py", "modelfile.py", "_fixed.py")
+MODEL_TESTS = (
+    "host_tests/language_model/test_layers.py",
+    "host_tests/language_model/test_decoder.py",
+    "host_tests/machine_code/test_qemu_layers.py",  # skips itself when QEMU is not installed
+    "host_tests/language_model/test_eval.py",
+)
+# Any change to firmware/ fails the fixture hash check: it would catch every mutant.
+# A fresh fuzz seed would make verdicts vary between runs: the fixed seeds stay. The
+# QEMU tests of instruction counts, and those that plant their own kernel bugs, are
+# not about the outputs.
+DESELECTED = (
+    "recorded_from_the_current_firmware",
+    "fresh_seed",
+    "broken_kernels_differ",
+    "counts_are_executed_instructions",
+    "inspect_per_pass_is_the_inner_loop",
+    "requant_without_sign_extension_differs",
+)
+DESELECT = " and ".join("not " + name for name in DESELECTED)
+
+
+def check(mutants):
+    """Every original snippet occurs exactly once; returns the problems found."""
+    problems = []
+    for path, original, replacement, description in mutants:
+        full = os.path.join(ROOT, PACKAGE, path)
+        if not os.path.exists(full):
+            problems.append("%s: no such file (%s)" % (path, description))
+            continue
+        with open(full) as f:
+            found = f.read().count(original)
+        if found != 1:
+            problems.append("%s: %r occurs %d times (%s)" % (path, original, found, description))
+        if original == replacement:
+            problems.append("%s: replacement equals the original (%s)" % (path, description))
+    return problems
+
+
+def copy_tree(dest):
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+    for name in COPIED:
+        source = os.path.join(ROOT, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, os.path.join(dest, name), ignore=ignore)
+        else:
+            shutil.copy(source, dest)
+
+
+def tests_for(path):
+    """Every test file, those of the mutated file's part first (pytest -x stops early)."""
+    if path in MODEL_FILES:
+        return MODEL_TESTS + TESTS
+    return TESTS + MODEL_TESTS
+
+
+def run_tests(tree, timeout, tests=TESTS + MODEL_TESTS):
+    """'passed', 'failed' or 'timeout', and the seconds taken."""
+    shutil.rmtree(os.path.join(tree, ".hypothesis"), ignore_errors=True)  # no replayed examples
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    command += ["--hypothesis-seed=0", "--hypothesis-profile=mutate", "-k", DESELECT, *tests]
+    start = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return "timeout", time.monotonic() - start
+    finally:
+        if process.poll() is None:  # interrupted: leave no test run behind
+            process.kill()
+            process.wait()
+    return ("passed" if code == 0 else "failed"), time.monotonic() - start
+
+
+def mutate_and_test(tree, mutant, timeout):
+    path, original, replacement, _ = mutant
+    full = os.path.join(tree, PACKAGE, path)
+    with open(full) as f:
+        source = f.read()
+    with open(full, "w") as f:
+        f.write(source.replace(original, replacement, 1))
+    try:
+        return run_tests(tree, timeout, tests_for(path))
+    finally:
+        with open(full, "w") as f:
+            f.write(source)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "-k",
+        action="append",
+        help="only mutants whose file or description contains this (repeatable)",
+    )
+    parser.add_argument("-j", type=int, default=os.cpu_count() or 1, help="parallel runs")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds per mutant")
+    parser.add_argument("--list", action="store_true", help="check and print the mutants")
+    args = parser.parse_args()
+
+    problems = check(MUTANTS)
+    described = {m[3] for m in MUTANTS}
+    problems += ["EQUIVALENT names no mutant: " + d for d in sorted(EQUIVALENT - described)]
+    if problems:
+        print("mutate: the mutant list does not match the sources:", file=sys.stderr)
+        for problem in problems:
+            print("  " + problem, file=sys.stderr)
+        print("edit tools/quality/mutants.py to match firmware/attention/", file=sys.stderr)
+        return 2
+    mutants = [m for m in MUTANTS if not args.k or any(k in m[0] + " " + m[3] for k in args.k)]
+    if args.list:
+        for number, (path, _, _, description) in enumerate(mutants, 1):
+            print("%3d %-12s %s" % (number, path, description))
+        return 0
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mutate-") as scratch:
+        trees = queue.Queue()
+        for worker in range(max(1, min(args.j, len(mutants)))):
+            tree = os.path.join(scratch, str(worker))
+            os.makedirs(tree)
+            copy_tree(tree)
+            trees.put(tree)
+        tree = trees.get()
+        outcome, seconds = run_tests(tree, args.timeout * 3)
+        trees.put(tree)
+        if outcome != "passed":
+            print("mutate: the tests fail without any mutant (%s)" % outcome, file=sys.stderr)
+            return 2
+        print("unmutated tests pass in %.0f s; %d mutants" % (seconds, len(mutants)))
+
+        results = [None] * len(mutants)
+        lock = threading.Lock()
+        todo = queue.Queue()
+        for number in range(len(mutants)):
+            todo.put(number)
+
+        def work():
+            tree = trees.get()
+            while True:
+                try:
+                    number = todo.get_nowait()
+                except queue.Empty:
+                    return
+                outcome, seconds = mutate_and_test(tree, mutants[number], args.timeout)
+                results[number] = outcome
+                path, _, _, description = mutants[number]
+                verdict = "survived" if outcome == "passed" else "caught"
+                if outcome == "passed" and description in EQUIVALENT:
+                    verdict = "survived (equivalent)"
+                note = " (timeout)" if outcome == "timeout" else ""
+                with lock:
+                    print(
+                        "%-8s %3d %-12s %s%s  [%.0f s]"
+                        % (verdict, number + 1, path, description, note, seconds),
+                        flush=True,
+                    )
+
+        workers = [threading.Thread(target=work, daemon=True) for _ in range(trees.qsize())]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            while worker.is_alive():
+                worker.join(0.5)  # short waits, so that Ctrl-C is seen at once
+    caught = sum(1 for outcome in results if outcome != "passed")
+    survivors = [m[3] for m, outcome in zip(mutants, results) if outcome == "passed"]
+    unexplained = [d for d in survivors if d not in EQUIVALENT]
+    for description in survivors:
+        note = " (equivalent, see docs/mutation.md)" if description in EQUIVALENT else ""
+        print("survivor: " + description + note)
+    print("total %.0f s" % (time.monotonic() - started))
+    print("mutation score: %d of %d" % (caught, len(mutants)))
+    return 1 if unexplained else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

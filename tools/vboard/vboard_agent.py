@@ -1,0 +1,135 @@
+# Agent run by tools/vboard/vboard.py inside the MicroPython unix port (not CPython).
+#
+# Usage: micropython vboard_agent.py ROOT [FLASH_BYTES]
+#
+# Makes ROOT the filesystem "/", answering like a board's flash filesystem: ilistdir
+# gives each file's size (VfsPosix leaves it out) and statvfs a partition of FLASH_BYTES
+# (default 2 MiB, the ESP32_GENERIC one) in 4 KiB blocks, of which the files in ROOT use
+# a block per started 4 KiB, two per folder and two for the superblock, as littlefs does
+# roughly. Then it serves commands from stdin, one per frame:
+#     b"exec <n>\n" or b"single <n>\n", followed by <n> bytes of source code.
+# For each command it writes to stdout: b"\x06" (started), the program's own output
+# (streamed as it is printed), b"\x04", the traceback if any, b"\x04".
+# All commands share one globals dict, like the REPL of a board.
+# SystemExit ends the process after the first b"\x04" (the host soft-reboots).
+import io
+import os
+import sys
+import vfs
+
+_me = sys.argv[0]
+_BLOCK = 4096
+
+
+class _BoardFs:
+    """The root folder, listed and measured as a board's flash filesystem.
+
+    A wrapper, not a subclass: the import machinery would read a subclass of VfsPosix
+    as a VfsPosix struct.
+    """
+
+    def __init__(self, root, flash_bytes):
+        self._fs = vfs.VfsPosix(root)
+        self._blocks = flash_bytes // _BLOCK
+        for name in ("mount", "umount", "open", "chdir", "getcwd", "mkdir", "remove"):
+            setattr(self, name, getattr(self._fs, name))
+        for name in ("rename", "rmdir", "stat"):
+            setattr(self, name, getattr(self._fs, name))
+
+    def __repr__(self):
+        return "<VfsPosix>"
+
+    def ilistdir(self, path):
+        for entry in self._fs.ilistdir(path):
+            name, kind = entry[0], entry[1]
+            size = 0
+            if kind != 0x4000:
+                full = path + name if not path or path.endswith("/") else path + "/" + name
+                try:
+                    size = self.stat(full)[6]
+                except OSError:
+                    pass
+            yield (name, kind, entry[2], size)
+
+    def _used(self, path):
+        blocks = 2
+        for name, kind, _, size in self.ilistdir(path):
+            full = path.rstrip("/") + "/" + name
+            blocks += self._used(full) if kind == 0x4000 else (size + _BLOCK - 1) // _BLOCK
+        return blocks
+
+    def statvfs(self, path):
+        free = max(self._blocks - 2 - self._used("/"), 0)
+        return (_BLOCK, _BLOCK, self._blocks, free, free, 0, 0, 0, 0, 255)
+
+
+vfs.umount("/")
+vfs.mount(_BoardFs(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2 * 1024 * 1024), "/")
+os.chdir("/")
+sys.path[:] = ["", ".frozen", "/lib"]
+sys.argv[:] = []
+_inp = sys.stdin.buffer
+_out = sys.stdout
+_globals = {"__name__": "__main__"}
+
+
+def _read(n):
+    buf = b""
+    while len(buf) < n:
+        chunk = _inp.read(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def _format(exc):
+    s = io.StringIO()
+    sys.print_exception(exc, s)
+    # Drop this file's own frames so tracebacks look like a board's.
+    return "\n".join(line for line in s.getvalue().split("\n") if _me not in line)
+
+
+def _run(mode, src):
+    try:
+        _out.write("\x06")
+        exec(compile(src, "<stdin>", mode), _globals)
+        return ""
+    except SystemExit:
+        raise
+    except BaseException as e:  # a board reports everything, Ctrl-C too
+        return _format(e)
+
+
+def _reply(err):
+    while True:
+        try:
+            _out.write("\x04" + err + "\x04")
+            return
+        except KeyboardInterrupt:  # a late Ctrl-C must not lose the end of the reply
+            pass
+
+
+def main():
+    while True:
+        try:
+            head = _inp.readline()
+            if not head:
+                return
+            mode, n = head.decode().split()
+            src = _read(int(n)).decode()
+        except KeyboardInterrupt:  # Ctrl-C while idle: nothing to interrupt
+            continue
+        except EOFError:
+            return
+        try:
+            err = _run(mode, src)
+        except SystemExit:
+            _out.write("\x04")
+            return
+        except KeyboardInterrupt as e:
+            err = _format(e)
+        _reply(err)
+
+
+main()
