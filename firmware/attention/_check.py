@@ -6,9 +6,10 @@ size, or an output sharing memory with an input), naming the argument, before
 any kernel touches memory.
 
 A method measures its buffers with one call of _memory.measure(), which reads
-each buffer's kind and length from its object header as it is at that call:
-nothing is remembered between calls, nothing is allocated unless a check
-fails, and no reference to a buffer is kept. The sizes are then checked here.
+each buffer's kind, length and writability from its object header as it is at
+that call, the object's own scratch buffers with the caller's: nothing is
+remembered between calls, nothing is allocated unless a check fails, and no
+reference to a caller's buffer is kept. The sizes are then checked here.
 """
 
 from array import array
@@ -16,8 +17,7 @@ from array import array
 import micropython
 from micropython import const
 
-from . import _memory
-from ._memory import INT8, INT32
+from ._memory import BROKEN, BUFFERS, FACTS, INT8, INT32, READ_ONLY
 
 MAX_DIM = const(32768)  # row width limit: keeps every int8 sum of products inside int32
 MAX_ROWS = const(4194304)  # row count limit: keeps sums of Q8 weights inside int32
@@ -29,45 +29,62 @@ _KINDS = {
 # int as a module global: x.__class__ is INT costs one dict lookup, type(x) is int four and
 # a call (__class__ needs MICROPY_CPYTHON_COMPAT: on from the core-features level up).
 INT = int
-WORD = _memory.word_bytes()  # bytes in a machine word, for _memory.typecode()
 
 
-def kinds(out=0, a=0, b=0, c=0):
-    """The kinds argument of _memory.measure() for buffers out, a, b, c."""
-    return out | a << 2 | b << 4 | c << 6
+def kinds(out=0, a=0, b=0, c=0, *scratch):
+    """The kinds argument of _memory.measure() for buffers out, a, b, c and scratch ones."""
+    bits = out | a << 2 | b << 4 | c << 6
+    for k, kind in enumerate(scratch):
+        bits |= kind << (8 + 2 * k)
+    return bits
 
 
-def facts():
-    """A scratch array for _memory.measure(): made once per object, at construction."""
-    table = array("i", bytes(4 * _memory.FACTS))
-    table[8] = WORD
-    for slot, kind in ((4, bytes), (5, bytearray), (6, array), (7, memoryview)):
-        _memory.note_type(table, slot, kind)
-    return table
+def frame(*scratch):
+    """An object's frame for _memory.measure() (see there), with its scratch buffers.
+
+    Made once per object, at construction; frame[1] holds the facts measure() writes.
+    """
+    return array(
+        "O",
+        [None, array("i", bytes(4 * FACTS)), bytes, bytearray, array, memoryview] + list(scratch),
+    )
 
 
-def _got(buf):
-    kind = type(buf)
-    if kind is array or kind is memoryview:
-        code = _memory.typecode(buf, WORD)
-        return "%s('%s')" % (kind.__name__, chr(code) if code > 1 else "B")
-    return kind.__name__
+def _got(buf, code):
+    """What buf is, for an error message; code is its typecode as measure() saw it."""
+    name = type(buf).__name__
+    if code and (name == "array" or name == "memoryview"):
+        return "%s('%s')" % (name, chr(code) if code > 1 else "B")
+    return name
 
 
-def refuse(status, names, kinds, out, a=None, b=None, c=None):
+def refuse(status, names, kinds, frame, out=None, a=None, b=None, c=None):
     """Raise the error that a nonzero status of _memory.measure() stands for."""
-    buffers = (out, a, b, c)
+    if status == BROKEN:
+        raise ValueError("the object's frame was replaced: make a new object")
+    facts = frame[1]
     if status < 0:
         i = -1 - status
+        if i > 3:
+            raise ValueError(
+                "the object's scratch buffer %d was replaced: make a new object" % (i - 4)
+            )
+        got = _got((out, a, b, c)[i], facts[BUFFERS + i])
+        if facts[i] == READ_ONLY:
+            raise TypeError("%s: expected a writable buffer, got %s (read-only)" % (names[i], got))
         raise TypeError(
-            "%s: expected %s, got %s"
-            % (names[i], _KINDS[(kinds >> (2 * i)) & 3], _got(buffers[i]))
+            "%s: expected %s, got %s" % (names[i], _KINDS[(kinds >> (2 * i)) & 3], got)
         )
     for i in (1, 2, 3):
         if status >> i & 1:
             raise ValueError(
                 "%s: shares memory with %s; pass a separate buffer" % (names[0], names[i])
             )
+
+
+def changed():
+    """Raise: a private size of the object no longer matches its buffers."""
+    raise ValueError("the object's sizes were changed: make a new object")
 
 
 def short(name, size, need, unit="int8 values"):

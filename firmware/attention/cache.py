@@ -5,9 +5,9 @@ from array import array
 
 from . import _check, _kernels, _memory
 
-_APPEND = _check.kinds(
-    _memory.INT8, _memory.INT8, _memory.INT8
-)  # a cache buffer, then key and value
+_APPEND = _check.kinds(_memory.INT8, _memory.INT8, _memory.INT8)  # a cache buffer, key, value
+_KEYS = _memory.SCRATCH  # the frame's scratch: the keys, then the values
+_VALUES = _memory.SCRATCH + 1
 
 
 class KVCache:
@@ -24,17 +24,16 @@ class KVCache:
         self._capacity = _check.number("capacity", capacity, 1, _check.MAX_ROWS)
         self._width = _check.dim("width", width)
         self._ring = bool(ring)
-        self._keys = array("b", bytes(capacity * width))
-        self._values = array("b", bytes(capacity * width))
+        size = capacity * width
+        self._frame = _check.frame(array("b", bytes(size)), array("b", bytes(size)))
         self._count = 0  # rows appended since clear()
-        self._facts = _check.facts()
 
     # Read-only: append() writes rows where these say.
     capacity = property(lambda self: self._capacity)
     width = property(lambda self: self._width)
     ring = property(lambda self: self._ring)
-    keys = property(lambda self: self._keys)
-    values = property(lambda self: self._values)
+    keys = property(lambda self: self._frame[_KEYS])
+    values = property(lambda self: self._frame[_VALUES])
     count = property(lambda self: self._count)
 
     def __len__(self):
@@ -43,11 +42,14 @@ class KVCache:
     def append(self, key, value):
         """Copy one row of width int8 keys and one of values into the cache."""
         width = self._width
-        facts = self._facts
+        frame = self._frame
+        facts = frame[1]
+        keys = frame[_KEYS]
+        values = frame[_VALUES]
         # keys and values are the user's to read, and an array can be resized in
         # place: they are checked as any other buffer before a row goes in.
-        self._measure("keys", self._keys, key, value)
-        self._measure("values", self._values, key, value)
+        self._measure("keys", keys, key, value)
+        self._measure("values", values, key, value)
         if facts[1] != width:
             raise ValueError("key: expected %d int8 values, got %d" % (width, facts[1]))
         if facts[2] != width:
@@ -57,16 +59,17 @@ class KVCache:
                 "KVCache: full at %d rows; clear() it or use ring=True" % self._capacity
             )
         start = (self._count % self._capacity) * width
-        _kernels.copy8(self._keys, key, start, width)
-        _kernels.copy8(self._values, value, start, width)
+        _kernels.copy8(keys, key, start, width)
+        _kernels.copy8(values, value, start, width)
         self._count += 1
 
     def _measure(self, name, rows, key, value):
-        facts = self._facts
-        status = _memory.measure(rows, key, value, None, _APPEND, facts)
+        frame = self._frame
+        status = _memory.measure(rows, key, value, None, _APPEND, frame)
         if status:
-            _check.refuse(status, (name, "key", "value"), _APPEND, rows, key, value)
-        if facts[0] < self._capacity * self._width:
+            _check.refuse(status, (name, "key", "value"), _APPEND, frame, rows, key, value)
+        facts = frame[1]
+        if not 0 < self._capacity or facts[0] < self._capacity * self._width:
             _check.short(name, facts[0], self._capacity * self._width)
 
     def clear(self):

@@ -14,31 +14,41 @@ from micropython import const
 
 from . import _check, _kernels, _layers, _memory
 from ._fixed import MAX_MULT, MAX_SHIFT, MIN_SHIFT, norm_constants
+from ._memory import INT8 as _INT8
+from ._memory import INT32 as _INT32
 
 MAX_NORM_DIM = const(16384)
 
-_ONE = _check.kinds(_memory.INT8)
+_ONE = _check.kinds(_INT8)
+_KEPT = _check.kinds(0, _INT8)  # a buffer a layer keeps: only read
 _ONE_NAMES = ("buf",)
-_MAP = _check.kinds(_memory.INT8, _memory.INT8)
-_LINEAR8 = _check.kinds(_memory.INT8, _memory.INT8, _memory.INT8)
-_LINEAR32 = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8)
-_ACCUMULATE = _check.kinds(0, _memory.INT8, _memory.INT8)
-_NARROW = _check.kinds(_memory.INT8, _memory.INT32)
-_facts = _check.facts()  # scratch of the module-level functions
+_MAP = _check.kinds(_INT8, _INT8)
+_SCALES = _check.kinds(0, _INT32)
+# Linear: out, x, weights, scales, then its scratch: x widened to int32, the sums.
+_LINEAR8 = _check.kinds(_INT8, _INT8, _INT8, _INT32, _INT32, _INT32)
+_LINEAR32 = _check.kinds(_INT32, _INT8, _INT8, _INT32, _INT32, _INT32)
+_ACCUMULATE = _check.kinds(0, _INT8, _INT8, _INT32, _INT32, _INT32)
+_LINEAR_NAMES = ("out", "x", "weights", "scales")
+_X = _memory.SCRATCH
+_ACC = _memory.SCRATCH + 1
+_NARROW = _check.kinds(_INT8, _INT32)
+# The module-level functions' frame: shared, so they are for one thread at a time.
+_frame = _check.frame()
 
 
 def _measure(kinds, names, out, a=None, b=None):
-    status = _memory.measure(out, a, b, None, kinds, _facts)
+    status = _memory.measure(out, a, b, None, kinds, _frame)
     if status:
-        _check.refuse(status, names, kinds, out, a, b)
-    return _facts
+        _check.refuse(status, names, kinds, _frame, out, a, b)
+    return _frame[1]
 
 
 def check_scales(name, scales, rows):
     """Raise unless scales is array('i') of rows (m, s) pairs within the limits above."""
-    if type(scales) is not array or _memory.typecode(scales, _check.WORD) != 0x69:
+    status = _memory.measure(None, scales, None, None, _SCALES, _frame)
+    if status:
         raise TypeError("%s: expected array('i') of (m, s) pairs" % name)
-    if len(scales) != 2 * rows:
+    if _frame[1][1] != 2 * rows:
         raise ValueError(
             "%s: expected %d int32 items (m, s per row), got %d" % (name, 2 * rows, len(scales))
         )
@@ -64,15 +74,13 @@ class Linear:
     def __init__(self, weights, scales, rows, cols):
         self._rows = _check.dim("rows", rows)
         self._cols = _check.dim("cols", cols)
-        facts = _measure(_ONE, ("weights",), weights)
-        if facts[0] != rows * cols:
-            raise ValueError("weights: expected %d int8 values, got %d" % (rows * cols, facts[0]))
+        facts = _measure(_KEPT, ("", "weights"), None, weights)
+        if facts[1] != rows * cols:
+            raise ValueError("weights: expected %d int8 values, got %d" % (rows * cols, facts[1]))
         check_scales("scales", scales, rows)
         self._weights = weights
         self._scales = scales
-        self._x = array("i", bytes(4 * cols))
-        self._acc = array("i", bytes(4 * rows))
-        self._facts = _check.facts()
+        self._frame = _check.frame(array("i", bytes(4 * cols)), array("i", bytes(4 * rows)))
 
     rows = property(lambda self: self._rows)
     cols = property(lambda self: self._cols)
@@ -80,40 +88,50 @@ class Linear:
     scales = property(lambda self: self._scales)
 
     def _check(self, kinds, x, out, unit):
-        """x, out (when kinds looks at it) and the weights and scales kept, as they are now:
-        the caller may have resized the arrays it gave in place."""
-        facts = self._facts
-        status = _memory.measure(out, x, self._weights, None, kinds, facts)
+        """x, out (when kinds looks at it), the weights and scales kept and the scratch, as
+        they are now: the caller may have resized the arrays it gave in place."""
+        frame = self._frame
+        weights = self._weights
+        scales = self._scales
+        status = _memory.measure(out, x, weights, scales, kinds, frame)
         if status:
-            _check.refuse(status, ("out", "x", "weights"), kinds, out, x, self._weights)
-        if facts[1] < self._cols:
-            _check.short("x", facts[1], self._cols)
-        if kinds & 3 and facts[0] < self._rows:
-            _check.short("out", facts[0], self._rows, unit)
-        if facts[2] != self._rows * self._cols:
-            raise ValueError("weights: resized to %d int8 values" % facts[2])
-        if len(self._scales) != 2 * self._rows:
-            raise ValueError("scales: resized to %d int32 items" % len(self._scales))
-
-    def _accumulate(self, x):
+            _check.refuse(status, _LINEAR_NAMES, kinds, frame, out, x, weights, scales)
+        facts = frame[1]
+        rows = self._rows
         cols = self._cols
-        _kernels.dot_rows(self._weights, self._x, self._acc, self._rows, cols, cols, 0, 0, x)
-        return self._acc
+        if not 0 < cols <= facts[4] or not 0 < rows <= facts[5]:
+            _check.changed()
+        if facts[1] < cols:
+            _check.short("x", facts[1], cols)
+        if kinds & 3 and facts[0] < rows:
+            _check.short("out", facts[0], rows, unit)
+        if facts[2] != rows * cols:
+            raise ValueError("weights: resized to %d int8 values" % facts[2])
+        if facts[3] != 2 * rows:
+            raise ValueError("scales: resized to %d int32 items" % facts[3])
+        return weights, scales
+
+    def _accumulate(self, weights, x):
+        cols = self._cols
+        frame = self._frame
+        acc = frame[_ACC]
+        _kernels.dot_rows(weights, frame[_X], acc, self._rows, cols, cols, 0, 0, x)
+        return acc
 
     def accumulate(self, x):
         """The int32 sums weights @ x, in the scratch buffer returned (rows items)."""
-        self._check(_ACCUMULATE, x, None, None)
-        return self._accumulate(x)
+        weights, _ = self._check(_ACCUMULATE, x, None, None)
+        return self._accumulate(weights, x)
 
     def forward(self, x, out):
         """out[0:rows] = saturate8(round(sum_j w[i, j] * x[j] * m_i / 2**s_i)): int8 x, int8 out."""
-        self._check(_LINEAR8, x, out, "int8 values")
-        _layers.requant8(self._accumulate(x), out, self._scales, self._rows, 2)
+        weights, scales = self._check(_LINEAR8, x, out, "int8 values")
+        _layers.requant8(self._accumulate(weights, x), out, scales, self._rows, 2)
 
     def forward32(self, x, out):
         """out[0:rows] = round(sum_j w[i, j] * x[j] * m_i / 2**s_i): int8 x, int32 out."""
-        self._check(_LINEAR32, x, out, "int32 items")
-        _layers.requant32(self._accumulate(x), out, self._scales, self._rows, 2)
+        weights, scales = self._check(_LINEAR32, x, out, "int32 items")
+        _layers.requant32(self._accumulate(weights, x), out, scales, self._rows, 2)
 
 
 class RMSNorm:
@@ -127,17 +145,18 @@ class RMSNorm:
         self._dim = _check.number("dim", dim, 1, MAX_NORM_DIM)
         self._frac = _check.number("frac", frac, 0, 7)
         self._num, self._down = norm_constants(dim, frac)
-        self._facts = _check.facts()
+        self._frame = _check.frame()
 
     dim = property(lambda self: self._dim)
     frac = property(lambda self: self._frac)
 
     def forward(self, x, out):
         """out[0:dim] = the norm of x[0:dim] (int8 each, out apart from x)."""
-        facts = self._facts
-        status = _memory.measure(out, x, None, None, _MAP, facts)
+        frame = self._frame
+        status = _memory.measure(out, x, None, None, _MAP, frame)
         if status:
-            _check.refuse(status, ("out", "x"), _MAP, out, x)
+            _check.refuse(status, ("out", "x"), _MAP, frame, out, x)
+        facts = frame[1]
         if facts[1] < self._dim:
             _check.short("x", facts[1], self._dim)
         if facts[0] < self._dim:
@@ -151,11 +170,11 @@ class Embedding:
     def __init__(self, table, rows, dim):
         self._rows = _check.dim("rows", rows)
         self._dim = _check.dim("dim", dim)
-        facts = _measure(_ONE, ("table",), table)
-        if facts[0] != rows * dim:
-            raise ValueError("table: expected %d int8 values, got %d" % (rows * dim, facts[0]))
+        facts = _measure(_KEPT, ("", "table"), None, table)
+        if facts[1] != rows * dim:
+            raise ValueError("table: expected %d int8 values, got %d" % (rows * dim, facts[1]))
         self._table = table
-        self._facts = _check.facts()
+        self._frame = _check.frame()
 
     rows = property(lambda self: self._rows)
     dim = property(lambda self: self._dim)
@@ -163,16 +182,18 @@ class Embedding:
 
     def lookup(self, index, out):
         """out[0:dim] = row index of the table."""
-        facts = self._facts
-        status = _memory.measure(out, self._table, None, None, _MAP, facts)
+        frame = self._frame
+        table = self._table
+        status = _memory.measure(out, table, None, None, _MAP, frame)
         if status:
-            _check.refuse(status, ("out", "table"), _MAP, out, self._table)
+            _check.refuse(status, ("out", "table"), _MAP, frame, out, table)
+        facts = frame[1]
         _check.number("index", index, 0, self._rows - 1)
         if facts[0] < self._dim:
             _check.short("out", facts[0], self._dim)
         if facts[1] != self._rows * self._dim:
             raise ValueError("table: resized to %d int8 values" % facts[1])
-        _layers.gather8(out, self._table, index * self._dim, self._dim)
+        _layers.gather8(out, table, index * self._dim, self._dim)
 
 
 def add_saturate(out, x, n=None):

@@ -8,11 +8,12 @@ from . import _check, _kernels, _memory
 
 _ROW_BUDGET = const(65536)  # rows * dim per kernel call: keeps the low words inside int32
 _HALF = const(32768)
-_UPDATE = _check.kinds(
-    0, 0, _memory.INT8, _memory.INT8
-)  # keys and values where forward() has them
-_ATTEND = _check.kinds(_memory.INT32, _memory.INT8)
-_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8)
+# What measure() is handed: output, query, keys, values (where forward() has them), then
+# the scratch, the sums (int32).
+_SUMS = _memory.SCRATCH
+_UPDATE = _check.kinds(0, 0, _memory.INT8, _memory.INT8, _memory.INT32)
+_ATTEND = _check.kinds(_memory.INT32, _memory.INT8, 0, 0, _memory.INT32)
+_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8, _memory.INT32)
 _FORWARD_NAMES = ("output", "query", "keys", "values")
 # phi of an int8 by its byte u (two's complement), for _kernels.linear_rows.
 _PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))
@@ -41,14 +42,17 @@ class LinearAttention:
     def __init__(self, feature_dim):
         self._feature_dim = _check.dim("feature_dim", feature_dim)
         # Each sum is kept as high * 65536 + low: [C low | K low | C high | K high].
-        self._sums = array("i", bytes(16 * feature_dim))
+        self._frame = _check.frame(array("i", bytes(16 * feature_dim)))
         self._block = _ROW_BUDGET // feature_dim
         self._halvings = 0
-        self._facts = _check.facts()
 
     # Read-only: the state is sized by feature_dim.
     feature_dim = property(lambda self: self._feature_dim)
     halvings = property(lambda self: self._halvings)  # times the sums were halved
+    # The state itself: array('i') of 4 * feature_dim, [C low | K low | C high | K high],
+    # each sum high * 65536 + low (low in 0..65535). Read it to save a stream, write it
+    # back to resume one; any values are safe, the next update() or attend() reads them.
+    sums = property(lambda self: self._frame[_SUMS])
 
     def feature_map(self, x):
         """phi(x) = max(x, 0) + 1 for an int8 x."""
@@ -60,7 +64,8 @@ class LinearAttention:
 
     def reset(self):
         """Forget every row seen."""
-        _kernels.fill(self._sums, 0, 4 * self._feature_dim, 0)
+        sums = self._frame[_SUMS]
+        _kernels.fill(sums, 0, len(sums), 0)
         self._halvings = 0
 
     def update(self, keys, values, n=None):
@@ -68,9 +73,10 @@ class LinearAttention:
 
         n defaults to the rows in keys, which must then equal the rows in values.
         """
-        status = _memory.measure(None, None, keys, values, _UPDATE, self._facts)
+        frame = self._frame
+        status = _memory.measure(None, None, keys, values, _UPDATE, frame)
         if status:
-            _check.refuse(status, _FORWARD_NAMES, _UPDATE, None, None, keys, values)
+            _check.refuse(status, _FORWARD_NAMES, _UPDATE, frame, None, None, keys, values)
         self._add(keys, values, self._rows(n))
 
     def attend(self, query, output):
@@ -78,9 +84,10 @@ class LinearAttention:
 
         output: int32, len >= feature_dim, apart from query.
         """
-        status = _memory.measure(output, query, None, None, _ATTEND, self._facts)
+        frame = self._frame
+        status = _memory.measure(output, query, None, None, _ATTEND, frame)
         if status:
-            _check.refuse(status, _FORWARD_NAMES, _ATTEND, output, query)
+            _check.refuse(status, _FORWARD_NAMES, _ATTEND, frame, output, query)
         self._check_sizes()
         self._finish(query, output)
 
@@ -91,9 +98,10 @@ class LinearAttention:
         output is apart from the inputs. Equivalent to reset(), update(keys, values, n),
         attend(query, output).
         """
-        status = _memory.measure(output, query, keys, values, _FORWARD, self._facts)
+        frame = self._frame
+        status = _memory.measure(output, query, keys, values, _FORWARD, frame)
         if status:
-            _check.refuse(status, _FORWARD_NAMES, _FORWARD, output, query, keys, values)
+            _check.refuse(status, _FORWARD_NAMES, _FORWARD, frame, output, query, keys, values)
         n = self._rows(n)
         self._check_sizes()
         self.reset()
@@ -101,22 +109,26 @@ class LinearAttention:
         self._finish(query, output)
 
     def _rows(self, n):
-        """n, from the measured sizes of keys and values (facts[2], facts[3])."""
+        """n, from the measured sizes of keys and values (facts[2], facts[3]), and the sums'."""
         dim = self._feature_dim
-        facts = self._facts
+        facts = self._frame[1]
+        if not 0 < dim or facts[4] < 4 * dim or self._block < 1:
+            _check.changed()
         return _check.pair(n, facts[2], facts[3], dim)
 
     def _check_sizes(self):
-        """The measured sizes of output and query (facts[0], facts[1])."""
+        """The measured sizes of output and query (facts[0], facts[1]), and the sums'."""
         dim = self._feature_dim
-        facts = self._facts
+        facts = self._frame[1]
+        if not 0 < dim or facts[4] < 4 * dim:
+            _check.changed()
         if facts[1] < dim:
             _check.short("query", facts[1], dim)
         if facts[0] < dim:
             _check.short("output", facts[0], dim, "int32 items")
 
     def _add(self, keys, values, n):
-        sums = self._sums
+        sums = self._frame[_SUMS]
         dim = self._feature_dim
         first = 0
         while first < n:
@@ -129,7 +141,7 @@ class LinearAttention:
     def _halve(self):
         # Halve every sum (floor), high and low words together: a cold path,
         # reached after about 2**44 / (16384 * feature_dim) rows.
-        sums = self._sums
+        sums = self._frame[_SUMS]
         count = 2 * self._feature_dim
         for i in range(count):
             high = sums[count + i]
@@ -138,5 +150,6 @@ class LinearAttention:
         self._halvings += 1
 
     def _finish(self, query, output):
-        if not _kernels.linear_finish(output, query, self._sums, self._feature_dim):
-            _kernels.linear_finish_scaled(output, query, self._sums, self._feature_dim)
+        sums = self._frame[_SUMS]
+        if not _kernels.linear_finish(output, query, sums, self._feature_dim):
+            _kernels.linear_finish_scaled(output, query, sums, self._feature_dim)

@@ -9,21 +9,26 @@ from . import _check, _memory
 
 # Names taken one by one: the methods below then find each with one dictionary lookup
 # instead of two (module, then attribute), on every call.
-from ._check import INT, pair, refuse, rows, short
+from ._check import INT, changed, pair, refuse, rows, short
 from ._kernels import dot_rows, fill, softmax_exp2, softmax_q8, weighted_rows
 from ._memory import measure
 
 MASKED = const(-1073741824)  # the reference's i32::MIN / 2, given to masked scores
 _MAX_LOGIT_SHIFT = const(12)
 
-# What each method hands measure(): the output first, then the inputs.
+# What each method hands measure(): the output first, then the inputs, then the scratch
+# buffers it uses (frame[SCRATCH]: the query, int32; frame[SCRATCH + 1]: forward's scores).
+_QUERY = _memory.SCRATCH
+_SCORES_SCRATCH = _memory.SCRATCH + 1
 _SCORES = _check.kinds(_memory.INT32)
 _SCORES_NAMES = ("scores",)
-_COMPUTE = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8)
+_COMPUTE = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, 0, _memory.INT32)
 _COMPUTE_NAMES = ("scores", "query", "keys")
 _WEIGHTED = _check.kinds(_memory.INT32, _memory.INT32, _memory.INT8)
 _WEIGHTED_NAMES = ("output", "weights", "values")
-_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8)
+_FORWARD = _check.kinds(
+    _memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8, _memory.INT32, _memory.INT32
+)
 _FORWARD_NAMES = ("output", "query", "keys", "values")
 
 # 65536 * 2**(-k / 64) for k = 0..64, rounded: the fraction table of softmax_exp2.
@@ -83,9 +88,11 @@ class MicroAttention:
         self._softmax_kind = softmax
         self._exp2 = softmax == "exp2"
         self._logit_shift = logit_shift
-        self._query = array("i", bytes(4 * embed_dim))  # the query, sign-extended by dot_rows
-        self._facts = _check.facts()
-        self._scores = array("i", bytes(4 * _check.number("max_len", max_len, 0, _check.MAX_ROWS)))
+        max_len = _check.number("max_len", max_len, 0, _check.MAX_ROWS)
+        # Scratch: the query, sign-extended by dot_rows, and forward()'s scores.
+        self._frame = _check.frame(
+            array("i", bytes(4 * embed_dim)), array("i", bytes(4 * max_len))
+        )
 
     # Read-only: the kernels rely on these sizes, so they are fixed at construction.
     embed_dim = property(lambda self: self._embed_dim)
@@ -102,25 +109,29 @@ class MicroAttention:
         query: head_dim int8; keys: rows of head_dim int8; scores: int32, len >= n,
         apart from query and keys. n defaults to the number of rows in keys.
         """
-        facts = self._facts
-        status = measure(scores, query, keys, None, _COMPUTE, facts)
+        frame = self._frame
+        status = measure(scores, query, keys, None, _COMPUTE, frame)
         if status:
-            refuse(status, _COMPUTE_NAMES, _COMPUTE, scores, query, keys)
+            refuse(status, _COMPUTE_NAMES, _COMPUTE, frame, scores, query, keys)
+        facts = frame[1]
         head_dim = self._head_dim
+        if not 0 < head_dim <= facts[4]:  # the query scratch holds embed_dim items
+            changed()
         if facts[1] < head_dim:
             short("query", facts[1], head_dim)
         n = rows(n, "keys", facts[2], head_dim)
         if facts[0] < n:
             short("scores", facts[0], n, "int32 items")
-        dot_rows(keys, self._query, scores, n, head_dim, head_dim, 0, self._scale_shift, query)
+        dot_rows(keys, frame[_QUERY], scores, n, head_dim, head_dim, 0, self._scale_shift, query)
 
     @micropython.native
     def apply_causal_mask(self, scores, current_pos, n=None):
         """scores[i] = MASKED for current_pos < i < n (positions in the future)."""
-        facts = self._facts
-        status = measure(scores, None, None, None, _SCORES, facts)
+        frame = self._frame
+        status = measure(scores, None, None, None, _SCORES, frame)
         if status:
-            refuse(status, _SCORES_NAMES, _SCORES, scores)
+            refuse(status, _SCORES_NAMES, _SCORES, frame, scores)
+        facts = frame[1]
         n = rows(n, "scores", facts[0], 1)
         if current_pos.__class__ is not INT:
             raise TypeError("current_pos: expected an int, got %s" % type(current_pos).__name__)
@@ -136,19 +147,21 @@ class MicroAttention:
         e_i = max(256 + trunc(max(x_i, -512) / 2), 1) with x_i = scores[i] - max(scores);
         weight_i = e_i * 256 // sum(e).
         """
-        facts = self._facts
-        status = measure(scores, None, None, None, _SCORES, facts)
+        frame = self._frame
+        status = measure(scores, None, None, None, _SCORES, frame)
         if status:
-            refuse(status, _SCORES_NAMES, _SCORES, scores)
+            refuse(status, _SCORES_NAMES, _SCORES, frame, scores)
+        facts = frame[1]
         softmax_q8(scores, rows(n, "scores", facts[0], 1))
 
     @micropython.native
     def softmax(self, scores, n=None):
         """The softmax chosen at construction, in place on scores[0:n]: Q8 weights."""
-        facts = self._facts
-        status = measure(scores, None, None, None, _SCORES, facts)
+        frame = self._frame
+        status = measure(scores, None, None, None, _SCORES, frame)
         if status:
-            refuse(status, _SCORES_NAMES, _SCORES, scores)
+            refuse(status, _SCORES_NAMES, _SCORES, frame, scores)
+        facts = frame[1]
         n = rows(n, "scores", facts[0], 1)
         if self._exp2:
             softmax_exp2(scores, _EXP2, n, self._logit_shift)
@@ -163,11 +176,14 @@ class MicroAttention:
         len >= head_dim (items past head_dim are left as they are), apart from
         weights and values. n defaults to the number of rows in values.
         """
-        facts = self._facts
-        status = measure(output, weights, values, None, _WEIGHTED, facts)
+        frame = self._frame
+        status = measure(output, weights, values, None, _WEIGHTED, frame)
         if status:
-            refuse(status, _WEIGHTED_NAMES, _WEIGHTED, output, weights, values)
+            refuse(status, _WEIGHTED_NAMES, _WEIGHTED, frame, output, weights, values)
+        facts = frame[1]
         head_dim = self._head_dim
+        if head_dim < 1:
+            changed()
         n = rows(n, "values", facts[2], head_dim)
         if facts[1] < n:
             short("weights", facts[1], n, "int32 items")
@@ -187,12 +203,16 @@ class MicroAttention:
         pos, rows after pos are masked (causal). Equal to compute_scores,
         apply_causal_mask, softmax and weighted_sum run on each head's columns.
         """
-        facts = self._facts
-        status = measure(output, query, keys, values, _FORWARD, facts)
+        frame = self._frame
+        status = measure(output, query, keys, values, _FORWARD, frame)
         if status:
-            refuse(status, _FORWARD_NAMES, _FORWARD, output, query, keys, values)
+            refuse(status, _FORWARD_NAMES, _FORWARD, frame, output, query, keys, values)
+        facts = frame[1]
         embed_dim = self._embed_dim
         head_dim = self._head_dim
+        span = self._num_heads * head_dim  # the columns the heads use
+        if head_dim < 1 or span > embed_dim or facts[4] < embed_dim:
+            changed()
         if facts[1] < embed_dim:
             short("query", facts[1], embed_dim)
         n = pair(n, facts[2], facts[3], embed_dim)
@@ -203,13 +223,22 @@ class MicroAttention:
                 raise TypeError("pos: expected an int or None, got %s" % type(pos).__name__)
             if pos < 0:
                 raise ValueError("pos: expected >= 0, got %d" % pos)
-        if n > len(self._scores):
-            self._scores = array("i", bytes(4 * n))
-        scores = self._scores
+        if n > facts[5]:
+            frame[_SCORES_SCRATCH] = array("i", bytes(4 * n))
+        scores = frame[_SCORES_SCRATCH]
+        query_scratch = frame[_QUERY]
         first = 0
-        while first < embed_dim:
+        while first < span:
             dot_rows(
-                keys, self._query, scores, n, head_dim, embed_dim, first, self._scale_shift, query
+                keys,
+                query_scratch,
+                scores,
+                n,
+                head_dim,
+                embed_dim,
+                first,
+                self._scale_shift,
+                query,
             )
             if pos is not None and pos < n:
                 fill(scores, pos + 1, n, MASKED)

@@ -210,18 +210,18 @@ def test_streaming_linear_halves_its_sums_before_they_overflow():
     attn = LinearAttention(dim)
     row = array("b", [127] * dim)
     attn.update(row, row)
-    context, key_sum = attn._sums[0] + attn._sums[2 * dim] * 65536, attn._sums[dim]
+    context, key_sum = attn.sums[0] + attn.sums[2 * dim] * 65536, attn.sums[dim]
     assert (context, key_sum) == (4 * 128 * 127, 128)
     # Pretend a very long context of that row: the high words just under the limit.
     rows = (0x0FFFFFFE * 65536) // context
     for i in range(dim):
         for offset, total in ((0, context * rows), (dim, key_sum * rows)):
-            attn._sums[offset + i] = total & 0xFFFF
-            attn._sums[2 * dim + offset + i] = total >> 16
+            attn.sums[offset + i] = total & 0xFFFF
+            attn.sums[2 * dim + offset + i] = total >> 16
     for _ in range(4):
         attn.update(row, row)
     assert attn.halvings == 1
-    value = attn._sums[0] + attn._sums[2 * dim] * 65536
+    value = attn.sums[0] + attn.sums[2 * dim] * 65536
     assert abs(value * 2 - context * (rows + 4)) <= 2  # halved, floor
     output, one_row = array("i", [0] * dim), array("i", [0] * dim)
     attn.attend(row, output)

@@ -2,7 +2,7 @@
 internal block (one kernel call adds at most 65536 // feature_dim rows, and the sums must
 stay exact across calls), and softmax_exp2 past 32767 scores. The expected values come
 from host_tests/model.py or by hand; like test_boundaries.py, the linear tests read the
-private state _sums ([C low | K low | C high | K high], value = high * 65536 + low)."""
+state, sums ([C low | K low | C high | K high], value = high * 65536 + low)."""
 
 from array import array
 
@@ -21,7 +21,7 @@ def test_linear_forward_across_row_blocks(n):
     attn = LinearAttention(dim)
     attn.forward(query, keys, values, output)
     sums = model.linear_sums(model.rows(list(keys), dim), model.rows(list(values), dim), dim)
-    assert get_sums(attn) == sums  # private state, see the module docstring
+    assert get_sums(attn) == sums  # the state, see the module docstring
     assert list(output) == model.linear_from_sums(list(query), *sums)[0]
 
 

@@ -44,14 +44,14 @@ def test_softmax_fixed_many_rows_at_the_edge(x):
 
 
 # ------------------------------------------------------------- LinearAttention halving
-# These tests reach into LinearAttention's private state, _sums: an array('i') of
+# These tests read and write LinearAttention's state, sums: an array('i') of
 # 4 * feature_dim items laid out [C low | K low | C high | K high], each sum being
 # high * 65536 + low with low in 0..65535 (see linear.py).
 
 
 def set_sums(attn, context, key_sums):
     dim = attn.feature_dim
-    sums = attn._sums
+    sums = attn.sums
     for i, value in enumerate(list(context) + list(key_sums)):
         sums[2 * dim + i] = value >> 16  # floor, so that low is in 0..65535
         sums[i] = value & 0xFFFF
@@ -59,7 +59,7 @@ def set_sums(attn, context, key_sums):
 
 def get_sums(attn):
     dim = attn.feature_dim
-    sums = attn._sums
+    sums = attn.sums
     values = [sums[2 * dim + i] * 65536 + sums[i] for i in range(2 * dim)]
     assert all(0 <= sums[i] <= 0xFFFF for i in range(2 * dim))
     return values[:dim], values[dim:]

@@ -39,10 +39,12 @@ def test_pointer_loads_and_stores():
     assert b[0] == 3 and i[0] == 3
 
 
-def test_ints_wrap_at_32_bits_and_shift_counts_mod_32():
+def test_ints_wrap_at_32_bits_and_shift_counts_stay_below_32():
     assert shifts(1, 31) == -(2**31)  # 1 << 31 is the sign bit, 1 >> 31 is 0
-    assert shifts(1, 32) == 2  # count 32 acts as 0 on Xtensa and RISC-V
     assert shifts(-8, 1) == -20  # >> is arithmetic
+    # Count 32 acts as 0 on Xtensa and RISC-V and gives 0 on ARM Thumb: no portable answer.
+    with pytest.raises(ValueError, match="shift count 32 is outside 0..31"):
+        shifts(1, 32)
 
 
 # Deliberately wrong kernels: each works under a plain no-op decorator in CPython
@@ -283,35 +285,39 @@ def test_a_store_into_bytes_is_observed():
         poke(bytes([7]), 0, 1)
 
 
-# id(x): a 32-bit object header (py/objarray.h) in the simulated address space.
+# Object headers (py/objarray.h) in the simulated 32-bit address space, found as the
+# package finds them: the object stored in an array('O'), whose items are raw pointers.
 
 
 @micropython.viper
-def header(x, data: ptr8, out: ptr32):
-    h = ptr32(int(id(x)))  # noqa: RUF046 (viper's id() gives an object)
+def header(x, frame, data: ptr8, out: ptr32):
+    frame[0] = x
+    at = ptr32(frame)[0]  # x's header
+    h = ptr32(at)
     out[0] = h[0]
     out[1] = h[1] & 0xFF  # typecode
     out[2] = h[1] >> 8  # free: a memoryview's offset in elements
     out[3] = h[2]  # len in elements
     out[4] = h[3] - int(data)  # items pointer, relative to the data pointer
-    out[5] = ptr8(int(id(x)) + 4)[0]  # noqa: RUF046 (the typecode byte, little-endian)
-    out[6] = int(id(x)) - int(id(x))  # noqa: RUF046 (the same header within a call)
+    out[5] = ptr8(at + 4)[0]  # the typecode byte, little-endian
+    frame[0] = x
+    out[6] = ptr32(frame)[0] - at  # the same header within a call
 
 
 def read_header(x):
     out = array("i", [-1] * 7)
-    header(x, x, out)
+    header(x, array("O", [None]), x, out)
     assert out[0] != 0 and out[5] == out[1] and out[6] == 0
     return list(out[1:5])
 
 
-def test_id_gives_array_headers():
+def test_headers_of_arrays():
     assert read_header(array("b", [1, -2, 3])) == [ord("b"), 0, 3, 0]
     assert read_header(array("i", [1, 2])) == [ord("i"), 0, 2, 0]
     assert read_header(bytearray(10)) == [1, 0, 10, 0]
 
 
-def test_id_gives_memoryview_headers():
+def test_headers_of_memoryviews():
     ba = bytearray(10)
     assert read_header(memoryview(ba)) == [0x81, 0, 10, 0]
     # a slice keeps its parent's items pointer and counts its offset in free
@@ -327,8 +333,15 @@ def raw_id(x) -> int:
 
 
 @micropython.viper
-def type_word(x) -> int:
-    return ptr32(int(id(x)))[0]  # noqa: RUF046 (viper's id() gives an object)
+def pointer(x, frame) -> int:
+    frame[0] = x
+    return ptr32(frame)[0]
+
+
+@micropython.viper
+def type_word(x, frame) -> int:
+    frame[0] = x
+    return ptr32(ptr32(frame)[0])[0]
 
 
 def test_id_of_immediates_is_not_word_aligned():
@@ -336,19 +349,22 @@ def test_id_of_immediates_is_not_word_aligned():
     # immediate objects ending in 0b110. None of them is an address.
     assert [raw_id(x) for x in (0, 5, -3)] == [1, 11, -5]
     assert [raw_id(x) & 3 for x in (None, False, True)] == [2, 2, 2]
+    frame = array("O", [None])
+    assert [pointer(x, frame) for x in (0, 5, None)] == [1, 11, 6]  # the same bits
 
 
-def test_id_of_other_objects_gives_their_type():
+def test_a_header_starts_with_its_type():
+    frame = array("O", [None])
     for kind, sample in ((bytes, b"ab"), (list, [1]), (float, 1.5), (str, "ab")):
-        assert type_word(sample) == raw_id(kind) != 0
-        assert raw_id(kind) & 3 == 0
-    assert len({raw_id(kind) for kind in (array, bytearray, bytes, memoryview, list)}) == 5
+        assert type_word(sample, frame) == pointer(kind, frame) != 0
+        assert pointer(kind, frame) & 3 == 0
+    assert len({pointer(kind, frame) for kind in (array, bytearray, bytes, memoryview, list)}) == 5
 
 
-def test_id_gives_bytes_headers():
+def test_headers_of_bytes():
     data = bytes([1, 2, 3, 4, 5])
     out = array("i", [-1] * 7)
-    header(data, data, out)
+    header(data, array("O", [None]), data, out)
     assert out[3:5] == array("i", [5, 0])  # word 2 the length, word 3 the data
 
 
@@ -360,13 +376,15 @@ def test_header_fields_agree_with_the_unix_port():
 import micropython
 from array import array
 @micropython.viper
-def fields(x) -> int:
-    p = ptr8(int(id(x)))
+def fields(x, frame) -> int:
+    frame[0] = x
+    slot = ptr32(frame)
+    p = ptr8(slot[0] | (slot[1] << 32))  # the header's address, a 64-bit pointer
     return p[8] | (p[9] << 8) | (p[16] << 16)
 ba = bytearray(10)
 for o in (array('b', [1, 2, 3]), array('i', [1, 2]), ba, memoryview(ba)[3:7],
           memoryview(array('i', [1, 2, 3, 4]))[1:], memoryview(b'abcdef')[2:]):
-    v = fields(o)
+    v = fields(o, array('O', [None]))
     print(v & 255, (v >> 8) & 255, v >> 16)
 """
     done = subprocess.run(

@@ -2,17 +2,22 @@
 
 `@micropython.viper` rewrites the decorated function's source so that it computes
 what a 32-bit ESP32 computes:
-- every int operation wraps to int32 (two's complement); shift counts are taken mod 32;
+- every int operation wraps to int32 (two's complement); a shift count outside 0..31
+  is an error (Xtensa and RISC-V take it mod 32, ARM Thumb gives 0: no portable answer);
 - `ptr8`/`ptr16` loads are unsigned, `ptr32` loads are signed int32; stores keep the
   low 8/16/32 bits;
-- pointers have addresses: `int(p)` gives one and `ptr8(address)` finds the buffer
-  again, in a simulated address space where every access is bounds-checked
-  (an out-of-bounds access raises IndexError: on a board it would corrupt memory);
-  a pointer made from an int inside no buffer is only that int until it is accessed;
+- pointers have addresses: `int(p)` gives one (a signed int32, as a 32-bit register
+  holds it) and `ptr8(address)` finds the buffer again, in a simulated 32-bit address
+  space where every access is bounds-checked (an out-of-bounds access raises
+  IndexError: on a board it would corrupt memory); a pointer made from an int inside no
+  buffer is only that int until it is accessed. Buffers are placed in turn in three
+  ranges: below 0x40000000 (the ESP32s), 0x40000000-0x7FFFFFFF (the ESP32-C6; regions
+  there cross into 0x80000000 as the heap grows) and from 0xC0000000 (32-bit Linux,
+  SDRAM on other boards);
 - int literals outside +-2**30 are refused when the function is defined, as
   mpy-cross refuses them;
 - arguments annotated `int` are truncated to a machine word, and a `-> int`
-  result too;
+  result too; anything but an int or a bool there is a TypeError, as on a board;
 - `//` and `%` follow MicroPython's C helpers (py/smallint.c) step by step in
   int32, so they overflow near -2**31 as a board does; a zero divisor raises
   ZeroDivisionError (a board does not stop);
@@ -23,12 +28,16 @@ what a 32-bit ESP32 computes:
 - a store through a pointer into a `bytes` object happens, as on a board
   (viper does not know bytes are immutable); only 0- and 1-byte bytes objects,
   which CPython shares, stay read-only;
-- `id(x)` gives the address of a simulated 32-bit object header, see `_id`.
+- objects have simulated 32-bit headers (see `_header`); `id(x)` in a viper function
+  gives what a 32-bit port's id() gives (see `_id`), and `array('O')` holds raw object
+  pointers as MicroPython's does (see `_ObjectArray`).
 Importing this module puts `ptr`, `ptr8`, `ptr16`, `ptr32` and `uint` into builtins,
-because CPython evaluates `a: ptr8` annotations when the function is defined.
+because CPython evaluates `a: ptr8` annotations when the function is defined, and
+makes `array.array` accept the typecode 'O'.
 """
 
 from array import array
+import array as _array_module
 import ast
 import builtins
 import ctypes
@@ -73,29 +82,36 @@ def opt_level(*args):
 
 
 # The simulated address space: buffers get addresses when a pointer to them is
-# made, and keep them for as long as the outermost viper call runs. Every address
-# stays below 2**30, like the ESP32's data RAM (0x3FFB0000 on), so viper can return it
-# as a small int; the simulation starts lower, to leave room for the tests' 8 MB.
-_FIRST_ADDRESS = 0x3F800000
-_ADDRESS_LIMIT = 1 << 30
+# made, and keep them for as long as the outermost viper call runs. Successive
+# regions go to three ranges in turn, where a 32-bit port's id() behaves differently
+# (a positive small int, a negative one, a long int): the kernels and measure() must
+# give the same results in all three. The second range starts 32 KiB below 0x80000000,
+# so that its regions soon cross the sign bit of an int32.
+_RANGES = ((0x20000000, 0x40000000), (0x7FFF8000, 0xC0000000), (0xC0000000, 0xFFFF0000))
 _regions = []  # (start, end, memoryview of its bytes, the buffer object)
 _headers = {}  # id() of an object -> address of its simulated header
-_next = [_FIRST_ADDRESS]
+_next = [start for start, _ in _RANGES]
+_turn = [0]
 _depth = 0
 
 
 def _reset():
     _regions.clear()
     _headers.clear()
-    _next[0] = _FIRST_ADDRESS
+    _next[:] = [start for start, _ in _RANGES]
+    _turn[0] = 0
 
 
 def _allocate(size):
-    start = (_next[0] + 15) & ~15
-    if start + size > _ADDRESS_LIMIT:
-        raise MemoryError("viper: the simulated address space below 2**30 is full")
-    _next[0] = start + size + 64
-    return start
+    """A 16-byte aligned address for size bytes, in the next range in turn."""
+    for _ in _RANGES:
+        which = _turn[0]
+        _turn[0] = (which + 1) % len(_RANGES)
+        start = (_next[which] + 15) & ~15
+        if start + size <= _RANGES[which][1]:
+            _next[which] = start + size + 64
+            return start
+    raise MemoryError("viper: the simulated address space is full")
 
 
 class _Py_buffer(ctypes.Structure):
@@ -144,7 +160,10 @@ def _region_of(buf):
     for start, end, view, known in _regions:
         if known is buf:
             return start, view
-    if type(buf) is memoryview and buf.obj is not None:
+    if type(buf) is _ObjectArray:
+        view = _ObjectWords(buf)
+        start = _allocate(len(view))
+    elif type(buf) is memoryview and buf.obj is not None:
         # A memoryview shares its parent's bytes and, on a board, its items pointer:
         # give it the matching place inside the parent's region.
         parent_start, parent_view = _region_of(buf.obj)
@@ -171,6 +190,7 @@ class _Pointer:
             self.view, self.base, self.address = target.view, target.base, target.address
             return
         if isinstance(target, int):
+            target = int(target) & _MASK  # an address is the 32 bits of a register
             for start, end, view, _ in _regions:
                 if start <= target <= end:
                     self.view, self.base, self.address = view, start, target
@@ -204,7 +224,7 @@ class _Pointer:
         self.view[offset : offset + self.width] = value.to_bytes(self.width, "little")
 
     def __int__(self):
-        return self.address
+        return _wrap(self.address)
 
     __index__ = __int__
 
@@ -275,54 +295,83 @@ for _name in ("ptr", "ptr8", "ptr16", "ptr32", "uint"):
 def _int(value):
     """viper's int(x): a pointer's address, or an int truncated to a machine word."""
     if isinstance(value, _Pointer):
-        return value.address
-    return _wrap(value)
+        return _wrap(value.address)
+    return _wrap(_object_int(value))
 
 
-# Made-up addresses of type objects, as id(type) gives them and word 0 of an
-# instance's header holds them: nonzero, one per type, stable for the whole run.
+def _object_int(value):
+    """An object made a native int as mp_obj_get_int_truncated does: ints and bools only."""
+    if not isinstance(value, int):
+        raise TypeError("can't convert %s to int" % type(value).__name__)
+    return value
+
+
+# Made-up addresses of type objects, as word 0 of an instance's header holds them:
+# nonzero, one per type, stable for the whole run.
 _TYPE_WORDS = {array: 0x3F400010, bytearray: 0x3F400020, memoryview: 0x3F400030, bytes: 0x3F400040}
 _BYTEARRAY_TYPECODE = 1
 _WRITABLE_FLAG = 0x80
-# Immediate objects (py/obj.h, representation A): not pointers, so id() gives their
-# bits, which are never a multiple of 4.
+# Immediate objects (py/obj.h, representation A): not pointers, so their bits are
+# never a multiple of 4.
 _IMMEDIATES = {None: 6, False: 14, True: 30}
 
 
 def _type_word(kind):
+    if issubclass(kind, array) or kind is _ObjectArray:
+        kind = array  # array.array as this module makes it, and its 'O' arrays
     if kind not in _TYPE_WORDS:
         _TYPE_WORDS[kind] = 0x3F400040 + 16 * len(_TYPE_WORDS)
     return _TYPE_WORDS[kind]
 
 
-def _id(obj):
-    """viper's id(x): the address of x's object header, as a 32-bit port lays it out.
-
-    An int, None, True or False is an immediate object: id() gives its bits (an int
-    n is 2 * n + 1). A type object gets a made-up address. Every other object gets a
-    header of four words in the simulated address space, for the outermost viper
-    call (the same object keeps its header throughout it): word 0 the address of
-    its type. Arrays, bytearrays and memoryviews follow py/objarray.h: word 1 the
-    typecode in its low 8 bits (a memoryview adds 0x80 when writable; a bytearray
-    and a memoryview of one have typecode 1) with the upper 24 bits `free` (for a
-    memoryview, its offset in elements into its parent), word 2 the length in
-    elements, word 3 the items pointer (for a memoryview, its parent's: the data
-    starts `free` elements further on). bytes follows py/objstr.h: word 1 the hash
-    (0 here), word 2 the length, word 3 the data pointer. Other objects have zeros there.
-    """
+def _raw(obj):
+    """The 32 bits a MicroPython object is on a 32-bit port: its header's address,
+    or the bits of an immediate object (an int n is 2 * n + 1)."""
     if type(obj) is bool or obj is None:
         return _IMMEDIATES[obj]
     if type(obj) is int:
-        return _wrap(2 * obj + 1)
+        return (2 * obj + 1) & _MASK
     if isinstance(obj, type):
         return _type_word(obj)
-    address = _headers.get(id(obj))
-    if address is not None:
-        return address
+    return _header(obj)
+
+
+def _id(obj):
+    """viper's id(x) on a 32-bit port (py/modbuiltins.c): an immediate object's bits
+    (a small int); an object's address as a small int when it is below 0x80000000,
+    which keeps 31 bits (bit 30 becomes the sign: 0x40000000 and up come out
+    negative); from 0x80000000 on, a long int (on a board, one allocated per call)."""
+    bits = _raw(obj)
+    if bits & 3:
+        return _wrap(bits)  # mp_obj_new_int of the word
+    if bits < 0x80000000:
+        return ((bits + (1 << 30)) & ((1 << 31) - 1)) - (1 << 30)
+    return bits
+
+
+def _header(obj):
+    """The address of obj's object header, as a 32-bit port lays it out.
+
+    Every object gets a header of four words in the simulated address space, for the
+    outermost viper call (the same object keeps its header throughout it): word 0 the
+    address of its type. Arrays, bytearrays and memoryviews follow py/objarray.h:
+    word 1 the typecode in its low 8 bits (a memoryview adds 0x80 when writable; a
+    bytearray and a memoryview of one have typecode 1) with the upper 24 bits `free`
+    (for a memoryview, its offset in elements into its parent, kept to 24 bits), word
+    2 the length in elements, word 3 the items pointer (for a memoryview, its
+    parent's: the data starts `free` elements further on). bytes follows py/objstr.h:
+    word 1 the hash (0 here), word 2 the length, word 3 the data pointer. Other objects
+    have zeros there.
+    """
+    known = _headers.get(id(obj))
+    if known is not None:
+        return known[0]
     kind = type(obj)
     free = typecode = length = items = 0
-    if kind is array:
+    if isinstance(obj, array):
         typecode, length, items = ord(obj.typecode), len(obj), _region_of(obj)[0]
+    elif kind is _ObjectArray:
+        typecode, length, items = ord("O"), len(obj), _region_of(obj)[0]
     elif kind is bytearray:
         typecode, length, items = _BYTEARRAY_TYPECODE, len(obj), _region_of(obj)[0]
     elif kind is bytes:
@@ -334,14 +383,74 @@ def _id(obj):
         typecode = _BYTEARRAY_TYPECODE if type(parent) is bytearray else ord(obj.format[-1])
         if not obj.readonly:
             typecode |= _WRITABLE_FLAG
-        free = (data - items) // obj.itemsize
+        free = ((data - items) & _MASK) // obj.itemsize
         length = len(obj)
-    fields = (_type_word(kind), typecode | free << 8, length, items)
+    fields = (_type_word(kind), typecode | (free & 0xFFFFFF) << 8, length, items)
     header = bytearray(struct.pack("<IIII", *fields))
     address = _allocate(len(header))
     _regions.append((address, address + len(header), memoryview(header), header))
-    _headers[id(obj)] = address
+    _headers[id(obj)] = (address, obj)  # obj kept: its id() is not reused during the call
     return address
+
+
+class _ObjectArray:
+    """MicroPython's array('O'): each item is a raw object pointer, one word.
+
+    Python sees the objects; a viper pointer made from it reads the words they are
+    (see _raw), as they are when read. Stores through a pointer are refused: viper
+    cannot store an object there either.
+    """
+
+    typecode = "O"
+    itemsize = 4
+
+    def __init__(self, items=()):
+        self._items = list(items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, index):
+        return self._items[index]
+
+    def __setitem__(self, index, value):
+        self._items[index] = value
+
+
+_ObjectArray.__name__ = _ObjectArray.__qualname__ = "array"
+
+
+class _ObjectWords:
+    """The bytes a pointer to an _ObjectArray reads: the raw words of its objects."""
+
+    def __init__(self, objects):
+        self.objects = objects
+
+    def __len__(self):
+        return 4 * len(self.objects)
+
+    def __getitem__(self, part):
+        data = b"".join(_raw(obj).to_bytes(4, "little") for obj in self.objects._items)
+        return data[part]
+
+    def __setitem__(self, part, value):
+        raise TypeError("viper: a store through a pointer into an array('O')")
+
+
+class _Array(array):
+    """array.array, which also makes MicroPython's array('O') (see _ObjectArray)."""
+
+    __slots__ = ()
+
+    def __new__(cls, typecode, *initializer):
+        if typecode == "O":
+            return _ObjectArray(*initializer)
+        return array.__new__(cls, typecode, *initializer)
+
+
+_Array.__name__ = _Array.__qualname__ = "array"
+_Array.__module__ = "array"
+_array_module.array = _Array
 
 
 def _binop(op, a, b):
@@ -351,9 +460,9 @@ def _binop(op, a, b):
     a = ((int(a) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
     b = ((int(b) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
     if op == "<<":
-        return _wrap(a << (b & 31))
+        return _wrap(a << _count(b))
     if op == ">>":
-        return a >> (b & 31)
+        return a >> _count(b)
     if op == "//":
         return _floor_divide(a, b)
     if op == "%":
@@ -365,12 +474,22 @@ def _uint_binop(op, a, b):
     """The left operand is a uint, so the result is one (the right one's bits are used)."""
     a, b = int(a), int(b) & _MASK
     if op == ">>":
-        return uint(a >> (b & 31))  # logical
+        return uint(a >> _count(_wrap(b)))  # logical
     if op == "<<":
-        return uint(a << (b & 31))
+        return uint(a << _count(_wrap(b)))
     if op in ("//", "%"):
         raise TypeError("viper: div/mod not implemented for uint")
     return uint(_OPS[op](a, b))
+
+
+def _count(b):
+    """A shift count, which must be 0..31 (an int32 b)."""
+    if not 0 <= b <= 31:
+        raise ValueError(
+            "viper: shift count %d is outside 0..31 (Xtensa and RISC-V take it mod 32, "
+            "ARM Thumb gives 0)" % b
+        )
+    return b
 
 
 def _check_divisor(denom):
@@ -494,9 +613,9 @@ def _argument(annotation, value):
             raise TypeError("viper: can't convert None to a pointer")
         return annotation(value)
     if annotation is int:
-        return _wrap(value)
+        return _wrap(_object_int(value))
     if annotation is uint:
-        return uint(value)
+        return uint(_object_int(value))
     return value
 
 

@@ -1,3 +1,5 @@
+from array import array
+
 from ._buffers import Int8Buffer, Int32Buffer
 
 class LinearAttention:
@@ -9,6 +11,9 @@ class LinearAttention:
     @property
     def halvings(self) -> int:
         """Times the running sums were halved to stay inside int32."""
+    @property
+    def sums(self) -> array:
+        """The state: array('i') of 4 * feature_dim, [C low | K low | C high | K high]."""
     def feature_map(self, x: int) -> int:
         """phi(x) = max(x, 0) + 1 for an int8 x."""
     def reset(self) -> None:

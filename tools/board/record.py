@@ -52,6 +52,7 @@ def run_target(port=None, timeout=600):
 def build_fixture(lines, command):
     sys.path.insert(0, os.path.join(ROOT, "host_tests", "shim"))
     sys.path.insert(0, FIRMWARE)
+    import micropython  # noqa: F401, PLC0415  (the shim, before the firmware imports array)
     from device import cases  # noqa: PLC0415  (needs the paths above)
 
     target = lines[0]["target"]

@@ -399,7 +399,7 @@ def fixed_cost_rows(att):
     for name, call, bare in calls:
         fast, slow = medians_us(call, bare)
         yield name, us(fast), us(slow), relative(fast, slow)
-    memory, facts = att._memory, att._check.facts()
+    memory, facts = att._memory, att._check.frame()
     one = att._check.kinds(memory.INT32)
     four = att._check.kinds(memory.INT32, memory.INT8, memory.INT8, memory.INT8)
     view = memoryview(output)

@@ -6,7 +6,10 @@ zero model where the file is missing) with tokens, prompts, out buffers, samplin
 settings and logits resized in place.
 
 Random, seeded sequences of constructors, method calls and attribute assignments with
-wrong and right buffer kinds, sizes, counts and aliasing. Buffers are memoryview slices
+wrong and right buffer kinds, sizes, counts and aliasing, read-only outputs (bytes and
+views of them), and assignments to private attributes (sizes, scratch buffers, another
+object's frame): after one, calls on that object may refuse anything, but none may touch
+memory it was not given. Buffers are memoryview slices
 of pattern-filled arenas or standalone objects between guard bytearrays, so a write
 outside a buffer is seen after the call. A call may return or raise TypeError or
 ValueError (AttributeError for an attribute assignment); it must refuse what the API
@@ -152,13 +155,58 @@ def attack_attribute(rng, subject):
     return "%s.%s = %s" % (subject.label, name, describe(value)), name, value
 
 
+# The private attributes of each kind of object: assignable, but no assignment may let a
+# kernel write outside a buffer.
+PRIVATE = {
+    MicroAttention: (
+        "_embed_dim", "_num_heads", "_head_dim", "_scale_shift", "_logit_shift", "_exp2", "_frame",
+    ),
+    LinearAttention: ("_feature_dim", "_block", "_halvings", "_frame"),
+    SlidingWindowAttention: ("_window_size", "_head_dim", "_frame"),
+    KVCache: ("_capacity", "_width", "_ring", "_count", "_frame"),
+}  # fmt: skip
+if layers is not None:
+    PRIVATE[layers.Linear] = ("_rows", "_cols", "_weights", "_scales", "_frame")
+    PRIVATE[layers.RMSNorm] = ("_dim", "_frac", "_num", "_down", "_frame")
+    PRIVATE[layers.Embedding] = ("_rows", "_dim", "_table", "_frame")
+if decoder is not None:
+    PRIVATE[decoder.Decoder] = ("_pos", "_top_k", "_temperature", "_h", "_frame", "_vocab")
+PRIVATE_VALUES = (0, 1, -1, 3, 64, 4096, 10**6, 2**31, -(2**31), 2**40, None, 1.5, "x")
+
+
+def tamper(rng, subjects, index, seed, verbose):
+    """Assign a private attribute of a subject; from then on only memory is checked for it."""
+    subject = rng.pick(subjects)
+    name = rng.pick(PRIVATE[type(subject.obj)])
+    roll = rng.below(100)
+    intact = [s for s in subjects if not s.tampered] or [subject]
+    if roll < 25:  # another object's frame (one that is still whole), or a buffer of it
+        value = rng.pick(intact).obj._frame
+        if name != "_frame" and rng.chance(50):
+            value = value[rng.below(len(value))]
+    elif roll < 40:
+        value = rng.pick((array("b", bytes(10)), array("i", bytes(40)), bytearray(3), b"abc"))
+    elif roll < 50:
+        value = {"vocab": 2**20, "context": 2**20, "dim": 4096, "logit_frac": 40}
+    else:
+        value = rng.pick(PRIVATE_VALUES)
+    label = "%s.%s = %s" % (subject.label, name, describe(value))
+    if verbose:
+        print("call %d: %s" % (index, label))
+    try:
+        setattr(subject.obj, name, value)
+    except Exception as e:  # noqa: BLE001
+        fail(seed, index, label, "raised %r" % e)
+    subject.tampered = True
+
+
 def method_call(rng, subjects):
     """A random method call on a random subject: (Call, subject, label, bound method, name)."""
     s = rng.pick(subjects)
     call = Call(rng, POOL)
     obj = s.obj
     mechanism = isinstance(obj, (MicroAttention, LinearAttention, SlidingWindowAttention))
-    caches = [c for c in subjects if c.cache and c.attrs[1][1] == row_width(s)]
+    caches = [c for c in subjects if c.cache and not c.tampered and c.attrs[1][1] == row_width(s)]
     if mechanism and caches and rng.chance(30):
         fn = plan_over_cache(call, s, rng.pick(caches))
         name = "forward"
@@ -187,6 +235,9 @@ def method_call(rng, subjects):
 
 def assign(rng, subjects, index, seed, verbose):
     """Assign a read-only attribute: AttributeError, or no visible change."""
+    subjects = [s for s in subjects if not s.tampered]  # their properties may not even read
+    if not subjects:
+        return
     subject = rng.pick(subjects)
     label, name, value = attack_attribute(rng, subject)
     if verbose:
@@ -220,14 +271,17 @@ def invoke(rng, subjects, index, seed, verbose, plan=None):
     except REFUSED:
         returned = False
     except Exception as e:  # noqa: BLE001
-        fail(seed, index, label, "raised %r" % e)
-    if returned and call.refuse:
+        if s is None or not s.tampered:  # else any exception: the object was broken by hand
+            fail(seed, index, label, "raised %r" % e)
+        returned = False
+    expected = s is None or not s.tampered  # a tampered object may refuse anything
+    if returned and call.refuse and expected:
         fail(seed, index, label, "accepted, but " + call.refuse)
-    problem = call.expect(result) if returned and call.expect else None
-    problem = problem or (call.after(returned) if call.after else None)
+    problem = call.expect(result) if returned and call.expect and expected else None
+    problem = problem or (call.after(returned) if call.after and expected else None)
     if problem:
         fail(seed, index, label, problem)
-    if s is None or not s.cache:
+    if s is None or not s.cache or s.tampered:
         pass
     elif returned and name == "append":
         key, value = (inputs[i] or before_call(call, i) for i in (0, 1))
@@ -273,7 +327,10 @@ def step(rng, subjects, index, seed, verbose):
             print("call %d: %s" % (index, change))
     elif roll < 15:
         extra = [MODEL[0].subject] if MODEL and rng.chance(20) else []
-        assign(rng, subjects + extra, index, seed, verbose)
+        if rng.chance(20):
+            tamper(rng, subjects + extra, index, seed, verbose)
+        else:
+            assign(rng, subjects + extra, index, seed, verbose)
     elif roll < 23 and layers is not None:
         invoke(rng, subjects, index, seed, verbose, plan_function)
     elif roll < 31 and decoder is not None:

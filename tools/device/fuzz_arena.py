@@ -176,12 +176,12 @@ class Call:
             code = rng.pick(("b", "B", "h", "i", "I", "f", "bytearray", "bytes"))
         else:
             code = rng.pick(good)
-        if out and code == "bytes":
-            code = "bytearray"
         where = rng.below(100)
         if self.pool.hot and rng.chance(25):
             code = self.pool.hot[1]
             where = 50
+        if out and code == "bytes":
+            self.must_refuse(name + " is read-only (bytes)")
         if 45 <= where < 60 and code not in ("bytes", "bytearray"):
             return self._pool_arg(name, code, good, out)
         if wrong(code, good) and size > 0:
@@ -196,7 +196,7 @@ class Call:
         else:
             value = array(code, self.random_bytes(size * ITEM_SIZE[code]))
         self.guards.append(guard())
-        if out:
+        if out and code != "bytes":
             self.outputs.append(value)
         else:
             self.frozen.append([value, None])
@@ -208,7 +208,7 @@ class Call:
         rng = self.rng
         gap = rng.pick((0, 0, 1, 3, 8))
         index = arena.reserve(size, gap)
-        if out:
+        if out and code != "bytes":  # a view of bytes is read-only: refused, unchanged
             arena.places[index][2] = True
         self.pending.append((arena, index, len(self.args)))
         self.add(None, "%s=mv(%s arena)[%d]" % (name, code, size))
@@ -253,7 +253,10 @@ class Call:
         arena, place, _ = next(p for p in self.pending if p[2] == index)
         shift = self.rng.below(3)
         new = arena.reserve(size, shift, arena.places[place])
-        arena.places[new][2] = True
+        if arena.code == "bytes":
+            self.must_refuse(name + " is a read-only view")
+        else:
+            arena.places[new][2] = True
         if wrong(arena.code, good):
             self.must_refuse(name + " is a " + arena.code + " buffer")
         self.pending.append((arena, new, len(self.args)))
@@ -356,6 +359,7 @@ class Subject:
         self.guards = (before, after)
         self.cache = None  # for KVCache: [keys, values, count, model keys, model values]
         self.held = []  # buffers a layer keeps: [name, buffer, bytes, length made with]
+        self.tampered = False  # a private attribute was assigned: only memory is checked
 
     def resized(self, name):
         """Whether the held buffer name is not of the length it was made with."""
@@ -368,6 +372,8 @@ class Subject:
         for name, buf, before, _ in self.held:
             if bytes(buf) != before:
                 return "%s.%s changed" % (self.label, name)
+        if self.tampered:
+            return None
         for name, value in self.attrs:
             if getattr(self.obj, name) != value:
                 return "%s.%s is %r, made as %r" % (

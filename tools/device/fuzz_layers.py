@@ -57,7 +57,7 @@ def bad_scales(rng, rows):
             array("h", bytes(4 * rows)),
             array("f", bytes(8 * rows)),
             [17] * (2 * rows),
-            memoryview(scale_pairs(rng, rows)),
+            memoryview(scale_pairs(rng, rows + 1)),
             scale_pairs(rng, rows, (0, rng.pick((-1, 32768, -(2**31))))),
             scale_pairs(rng, rows, (1, rng.pick((16, 41, 0, -1)))),
             None,
