@@ -5,6 +5,7 @@ limit and 0 bytes allocated per generated token (also under heap_lock).
 """
 
 import json
+from array import array
 import os
 import random
 import struct
@@ -295,8 +296,9 @@ def test_bad_scale_is_refused(tmp_path, good):
 
 def test_ram_needed_covers_the_buffers():
     model = Decoder.load(tinymodels.SHIPPED)
-    held = sum(len(d) + (4 * len(s) if s is not None else 0) for d, s in model._buffers.values())
-    assert held < model.ram < held + 12288  # caches, activations and object headers
+    buffers = [b for b in model._frame if type(b) in (bytearray, array)]  # the frame's
+    held = sum(memoryview(b).nbytes for b in buffers)
+    assert held < model.ram < held + 4096  # the objects and their headers
     assert model.ram == decoder.ram_needed(model._h)
 
 
@@ -420,4 +422,4 @@ def test_temperature_is_rounded_to_q8():
         logits = list(m.logits)
         m.pick()
         want = ops.softmax_exp2(ops.temper(logits, 12, q8), m.logit_frac)
-        assert list(m._tempered) == list(want), temperature
+        assert list(m._frame[decoder._TEMPERED]) == list(want), temperature

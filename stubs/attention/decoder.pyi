@@ -46,8 +46,11 @@ class Decoder:
         """Forget the context: the next token fed is at position 0."""
     def sampling(self, temperature: float = 0, top_k: int = 0, seed: int = 1) -> None:
         """How pick() chooses: temperature 0 is greedy; else sample among the top_k."""
-    def feed(self, token: int) -> None:
-        """Run one token through the model at the next position; logits are then ready."""
+    def feed(self, token: int, logits: bool = True) -> None:
+        """Run one token through the model at the next position; logits are then ready.
+
+        logits=False: only the keys and values go into the caches (a prompt token whose
+        logits nobody reads); logits keep what they held."""
     def pick(self) -> int:
         """The next token from logits: argmax, or a draw as sampling() set."""
     def generate_into(self, prompt: bytes, out: bytearray, stop: int = -1) -> int:

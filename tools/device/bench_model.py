@@ -56,7 +56,7 @@ def main():
     model = Decoder.load(shipped())
     gc.collect()
     ram = gc.mem_alloc() - before
-    plain = PlainDecoder(model)  # noqa: F821  (tools/device/plain_model.py, bundled in front)
+    plain = PlainDecoder(shipped())  # noqa: F821  (tools/device/plain_model.py, bundled in front)
     ids = list(model.encode(TOKENS))
     model.reset()
     for t in ids:

@@ -29,26 +29,27 @@ class Model:
             self.obj = decoder.Decoder.load(decoder.shipped())
             label = "m"
         except (OSError, MemoryError, ValueError):  # frozen, or a small board
-            self.obj = decoder.Decoder(TINY)
-            for _, scales in self.obj._buffers.values():
-                if scales is not None:
-                    for i in range(0, len(scales), 2):
-                        scales[i], scales[i + 1] = 1000, 20
+            self.obj = decoder.Decoder(TINY)  # weights 0: logits 0
             label = "tiny"
         names = ("vocab", "dim", "heads", "layers", "hidden", "context", "logit_frac")
         attrs = [(name, getattr(self.obj, name)) for name in names]
         self.subject = Subject(self.obj, label, attrs, before, guard())
-        self.vocab = len(self.obj.logits)
+        self.logits = self.obj.logits  # as made: an assignment to a private attribute
+        self.vocab = len(self.logits)  # of the model changes none of these
+        self.text = self.obj.vocab
         self.context = self.obj.context
         self.position = 0
         self.logits_guard = guard()
+        self.blob = self.obj._frame[6]  # weights, scales and plan (decoder.py's _BLOB)
         self.weights = self.fingerprint()
 
     def fingerprint(self):
-        """Hashes of every weight and scale the model holds (no kernel may write them)."""
-        return [hash(bytes(b)) for pair in self.obj._buffers.values() for b in pair if b]
+        """A hash of the blob (weights, scales and plan: no kernel may write them)."""
+        return hash(bytes(self.blob))
 
     def check(self):
+        if self.subject.tampered:
+            return None
         if self.logits_guard != GUARD:
             return "the guard after the logits changed"
         if self.obj.position != self.position:
@@ -57,7 +58,7 @@ class Model:
 
     def resize(self, rng):
         """Grow, shrink or restore the logits array in place; describes the change."""
-        logits = self.obj.logits
+        logits = self.logits
         old = len(logits)
         if old != self.vocab and rng.chance(40):
             if old > self.vocab:
@@ -108,7 +109,7 @@ def hostile_prompt(rng, model):
 
 
 def hostile_text(rng, model, prompt_room):
-    vocab = model.obj.vocab or "ab"
+    vocab = model.text or "ab"
     length = rng.pick((0, 1, 3, 8, prompt_room - 1, prompt_room, prompt_room + 1, 30))
     text = "".join(vocab[rng.below(len(vocab))] for _ in range(max(length, 0)))
     roll = rng.below(10)
@@ -132,7 +133,7 @@ def plan_decoder(call, model):
     rng = call.rng
     m = model.obj
     v, context, pos = model.vocab, model.context, model.position
-    resized = len(m.logits) != v
+    resized = len(model.logits) != v
     name = rng.pick(("feed",) * 6 + ("pick", "pick", "sampling", "generate_into"))
     name = rng.pick((name,) * 6 + ("generate", "encode", "reset"))
 
@@ -172,7 +173,7 @@ def plan_decoder(call, model):
     elif name == "encode":
         text = hostile_text(rng, model, context)
         call.add(text)
-        if text_refused(text, m.vocab):
+        if text_refused(text, model.text):
             call.must_refuse("text holds what is not in the vocabulary")
         call.expect = lambda ids: (
             None
@@ -241,7 +242,7 @@ def plan_generate_into(call, model, resized):
 
 def plan_generate(call, model, resized):
     rng = call.rng
-    vocab, context = model.obj.vocab, model.context
+    vocab, context = model.text, model.context
     prompt = hostile_text(rng, model, context)
     call.add(prompt)
     if text_refused(prompt, vocab) or (type(prompt) is str and not 1 <= len(prompt) <= context):

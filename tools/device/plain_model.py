@@ -1,9 +1,12 @@
 """The int8 decoder in plain Python (bytecode only): the baseline of `make bench`.
 
-PlainDecoder(model) reads the weights of a loaded attention.decoder.Decoder and
-computes the same integer steps with Python loops and ints: feed(token) fills
-logits (a list), equal to model.logits after model.feed(token).
+PlainDecoder(path) reads the model file itself (the format of docs/model-format.md,
+nothing of attention.decoder) and computes the same integer steps with Python loops
+and ints: feed(token) fills logits (a list), equal to Decoder.logits after
+Decoder.feed(token) on a model loaded from the same file.
 """
+
+import struct
 
 from attention.micro import _EXP2
 
@@ -20,16 +23,46 @@ def _requant(a, m, s):
     return (a * m + (1 << (s - 1))) >> s
 
 
+def _read(path):
+    """(header, {name: (int8 list, scales list or None)}) of a version 1 model file."""
+    fields = ("vocab", "dim", "heads", "layers", "hidden", "context", "norm_frac")
+    fields += ("logit_shift", "logit_frac", "activation", "tensors")
+    with open(path, "rb") as f:
+        h = dict(zip(fields, struct.unpack("<4sHHHHHHHHHHHHI", f.read(32))[2:13]))
+        tensors = {}
+        for _ in range(h["tensors"]):
+            name, rows, cols, scaled, _ = struct.unpack("<8sHHHH", f.read(16))
+            scales = list(struct.unpack("<%di" % (2 * rows), f.read(8 * rows))) if scaled else None
+            data = f.read(rows * cols)
+            f.read(-(rows * cols) % 4)
+            tensors[name.rstrip(b"\0").decode()] = (data, scales)
+    return h, tensors
+
+
+def _norm_constants(dim, frac):
+    """(num, down) as _fixed.norm_constants: num = isqrt(dim * 4**k) < 2**30 for the largest k."""
+    k = 0
+    while _isqrt(dim << (2 * k + 2)) < 0x40000000:
+        k += 1
+    return _isqrt(dim << (2 * k)), k - frac
+
+
+def _isqrt(v):
+    x = v
+    while x * x > v:
+        x = (x + v // x) >> 1
+    return x
+
+
 class PlainDecoder:
-    def __init__(self, model):
-        h = model._h
+    def __init__(self, path):
+        h, b = _read(path)
         self.h = h
         self.dim = h["dim"]
         self.heads = h["heads"]
         self.head_dim = self.dim // self.heads
         self.shift = 3 if self.head_dim >= 32 else 2 if self.head_dim >= 16 else 1
-        self.num, self.down = model._num, model._down
-        b = model._buffers
+        self.num, self.down = _norm_constants(self.dim, h["norm_frac"])
         self.tok = [_s8(u) for u in b["tok_emb"][0]]
         self.pos_emb = [_s8(u) for u in b["pos_emb"][0]]
         self.layer_weights = []

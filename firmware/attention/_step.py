@@ -1,0 +1,484 @@
+"""Viper kernels of a model's step: embedding, RMSNorm, projection, attention of all heads.
+
+Each kernel reads its sizes and offsets from a record of int32 words in the model's
+blob at byte offset at (the plan, built and checked against the buffers when the model
+is loaded; see model.py); offsets are in bytes. Arguments are checked by the caller:
+nothing here checks bounds or allocates. The portability rules of _kernels.py hold.
+
+Buffers:
+- blob: the model's constants. Projection weights are biased bytes u = w + 128 (0..255),
+  row-major; embeddings are int8; a projection's row r has four int32 constants
+  (c_r, m, 2**(s - 17), s - 16): c_r = 16384 * cols - 128 * sum(u of row r), and the
+  scale (m, s), the real multiplier m / 2**s of _layers.requant8, ready for its formula.
+- state: the activations. An int8 vector x is given to a projection as a prepared input:
+  the bytes v = x + 128, then, at a 4-aligned offset, the int32 sum(v). Then
+    sum(w * x) = sum(u * v) + c_r - 128 * sum(v),
+  so the multiply-accumulate loop multiplies two unsigned bytes and adds: no sign work.
+  int32 parts of state (4-aligned) hold the attention's query, scores and sums.
+Every result is exact in int32 for widths up to 32768, as in _kernels.py and _layers.py.
+"""
+
+import micropython
+from micropython import const
+
+# What project() does with row r's requantised sum y = round(sum(w * x) * m / 2**s):
+INT8 = const(0)  # out[r] = saturate8(y), int8
+ADD8 = const(1)  # out[r] = saturate8(out[r] + y): the residual add, int8
+TABLE = const(2)  # v = table[saturate8(y) & 255] + 128 (an activation), a prepared input
+INT32 = const(3)  # out[r] = y, int32 (logits)
+
+
+@micropython.viper
+def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
+    """Rows of weights times a prepared input, requantised, into out by mode.
+
+    Record at blob[at]: w_off, p_off, x_off, sum_off, out_off, rows, cols, mode, acc_off,
+    aux. Row r's weights are blob[w_off + r * cols ...] (u), its constants the four
+    int32 at blob[p_off + 16 * r]; the input is state[x_off ...] (v) with sum(v) at
+    state[sum_off]. First every row's sum a = sum(w * x) goes to the int32 scratch
+    state[acc_off ...], 32 columns a pass (then 4, then 1), with the weight cursor and
+    the sum in the two register locals (blob, state). Then, per mode, row r's
+      y = ((a >> 16) * m + 2**(s - 17) + (((a & 65535) * m) >> 16)) >> (s - 16)
+    (as _layers.requant8) goes to out[out_off + extra + r], or its int32 item (INT32);
+    TABLE looks up the 256 int8 at blob[aux] and writes a prepared input: v, then
+    sum(v) at the 4-aligned out[out_off + rows + 3 & ~3].
+    """
+    sign = 1
+    sign <<= 31
+    rec = ptr32(int(blob) + at)
+    base = int(blob)
+    pp = base + rec[1]  # the row constants, 8 bytes a row
+    x0 = int(state) + rec[2]
+    bias = 0 - (ptr32(int(state) + rec[3])[0] << 7)  # -128 * sum(v)
+    o = int(out) + rec[4] + extra
+    rows = rec[5]
+    cols = rec[6]
+    mode = rec[7]
+    acc0 = int(state) + rec[8]
+    row = base + rec[0]
+    whole = cols & (0 - 32)
+    fours = cols & (0 - 4)
+    rest = cols & 31
+    acc = acc0
+    last = acc0 + (rows << 2)
+    while last - acc:
+        blob = ptr8(row)  # the weight cursor
+        xb = ptr8(x0)
+        state = ptr8(ptr32(pp)[0] + bias)  # the sum: a value, never accessed
+        end = row + whole
+        while end - int(blob):
+            state = ptr8(blob[0] * xb[0] + int(state))
+            state = ptr8(blob[1] * xb[1] + int(state))
+            state = ptr8(blob[2] * xb[2] + int(state))
+            state = ptr8(blob[3] * xb[3] + int(state))
+            state = ptr8(blob[4] * xb[4] + int(state))
+            state = ptr8(blob[5] * xb[5] + int(state))
+            state = ptr8(blob[6] * xb[6] + int(state))
+            state = ptr8(blob[7] * xb[7] + int(state))
+            state = ptr8(blob[8] * xb[8] + int(state))
+            state = ptr8(blob[9] * xb[9] + int(state))
+            state = ptr8(blob[10] * xb[10] + int(state))
+            state = ptr8(blob[11] * xb[11] + int(state))
+            state = ptr8(blob[12] * xb[12] + int(state))
+            state = ptr8(blob[13] * xb[13] + int(state))
+            state = ptr8(blob[14] * xb[14] + int(state))
+            state = ptr8(blob[15] * xb[15] + int(state))
+            state = ptr8(blob[16] * xb[16] + int(state))
+            state = ptr8(blob[17] * xb[17] + int(state))
+            state = ptr8(blob[18] * xb[18] + int(state))
+            state = ptr8(blob[19] * xb[19] + int(state))
+            state = ptr8(blob[20] * xb[20] + int(state))
+            state = ptr8(blob[21] * xb[21] + int(state))
+            state = ptr8(blob[22] * xb[22] + int(state))
+            state = ptr8(blob[23] * xb[23] + int(state))
+            state = ptr8(blob[24] * xb[24] + int(state))
+            state = ptr8(blob[25] * xb[25] + int(state))
+            state = ptr8(blob[26] * xb[26] + int(state))
+            state = ptr8(blob[27] * xb[27] + int(state))
+            state = ptr8(blob[28] * xb[28] + int(state))
+            state = ptr8(blob[29] * xb[29] + int(state))
+            state = ptr8(blob[30] * xb[30] + int(state))
+            state = ptr8(blob[31] * xb[31] + int(state))
+            blob = ptr8(32 + int(blob))
+            xb = ptr8(32 + int(xb))
+        if rest:  # cols is not a multiple of 32: four, then one column a pass
+            end = row + fours
+            while end - int(blob):
+                state = ptr8(blob[0] * xb[0] + int(state))
+                state = ptr8(blob[1] * xb[1] + int(state))
+                state = ptr8(blob[2] * xb[2] + int(state))
+                state = ptr8(blob[3] * xb[3] + int(state))
+                blob = ptr8(4 + int(blob))
+                xb = ptr8(4 + int(xb))
+            end = row + cols
+            while end - int(blob):
+                state = ptr8(blob[0] * xb[0] + int(state))
+                blob = ptr8(1 + int(blob))
+                xb = ptr8(1 + int(xb))
+        ptr32(acc)[0] = int(state)  # the low 32 bits: sum(w * x), exact
+        acc += 4
+        pp += 16
+        row += cols
+    # Requantise, the mode chosen once: blob steps along the sums, state along out.
+    scale = ptr32(base + rec[1])
+    blob = ptr8(acc0)
+    state = ptr8(o)
+    if mode == INT32:
+        while last - int(blob):
+            a = (ptr32(blob)[0] ^ sign) - sign
+            m = scale[1]
+            ptr32(state)[0] = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
+            scale = ptr32(16 + int(scale))
+            blob = ptr8(4 + int(blob))
+            state = ptr8(4 + int(state))
+        return
+    if mode == ADD8:
+        while last - int(blob):
+            a = (ptr32(blob)[0] ^ sign) - sign
+            m = scale[1]
+            y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
+            y += (state[0] ^ 0x80) - 0x80
+            u = y + 128
+            if u >> 8:  # y outside -128..127: saturate
+                u = 0
+                if y > 0:
+                    u = 255
+            state[0] = u ^ 0x80  # y's byte
+            scale = ptr32(16 + int(scale))
+            blob = ptr8(4 + int(blob))
+            state = ptr8(1 + int(state))
+        return
+    if mode == INT8:
+        while last - int(blob):
+            a = (ptr32(blob)[0] ^ sign) - sign
+            m = scale[1]
+            y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
+            u = y + 128
+            if u >> 8:
+                u = 0
+                if y > 0:
+                    u = 255
+            state[0] = u ^ 0x80
+            scale = ptr32(16 + int(scale))
+            blob = ptr8(4 + int(blob))
+            state = ptr8(1 + int(state))
+        return
+    table = ptr8(base + rec[9])  # TABLE
+    total = 0
+    while last - int(blob):
+        a = (ptr32(blob)[0] ^ sign) - sign
+        m = scale[1]
+        y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
+        u = y + 128
+        if u >> 8:
+            u = 0
+            if y > 0:
+                u = 255
+        u = table[u ^ 0x80] ^ 0x80  # the entry for y's byte, as v = entry + 128
+        state[0] = u
+        total += u
+        scale = ptr32(16 + int(scale))
+        blob = ptr8(4 + int(blob))
+        state = ptr8(1 + int(state))
+    ptr32(int(out) + ((rec[4] + extra + rows + 3) & (0 - 4)))[0] = total
+
+
+@micropython.viper
+def norm(blob: ptr8, state: ptr8, at: int):
+    """The integer RMSNorm of an int8 vector, as a prepared input (see _layers.rms_norm8).
+
+    Record at blob[at]: x_off, out_off, sum_off, n, num, down. With ss = sum(x**2) of
+    the n int8 x = state[x_off ...]: ss = 0 gives y = 0; else e, r and inv as in
+    rms_norm8 and y = saturate8((x * inv + 2**(t - 1)) >> t), t = down - e. Writes
+    v = y + 128 to state[out_off ...] and sum(v) to the int32 at state[sum_off].
+    In both passes blob is the cursor over x; state holds the sum of squares, then
+    the cursor over the output.
+    """
+    rec = ptr32(int(blob) + at)
+    s0 = int(state)
+    x0 = s0 + rec[0]
+    out = s0 + rec[1]
+    sum_at = s0 + rec[2]
+    n = rec[3]
+    num = rec[4]
+    down = rec[5]
+    end = x0 + n
+    blob = ptr8(x0)
+    state = ptr8(0)
+    while end - int(blob):
+        v = (blob[0] ^ 0x80) - 0x80
+        state = ptr8(v * v + int(state))
+        blob = ptr8(1 + int(blob))
+    ss = int(state)
+    inv = 0  # ss = 0: every y is 0
+    t = 1
+    if ss:
+        e = 0
+        while ss < 0x10000000:
+            ss <<= 2
+            e += 1
+        r = 0
+        bit = 0x10000000  # the largest power of 4 <= ss
+        while bit:
+            if ss >= r + bit:
+                ss -= r + bit
+                r = (r >> 1) + bit
+            else:
+                r >>= 1
+            bit >>= 2
+        inv = num // r
+        t = down - e
+    half = 1 << (t - 1)
+    total = 0
+    blob = ptr8(x0)
+    state = ptr8(out)
+    while end - int(blob):
+        y = (((blob[0] ^ 0x80) - 0x80) * inv + half) >> t
+        u = y + 128
+        if u >> 8:  # y outside -128..127: saturate
+            u = 0
+            if y > 0:
+                u = 255
+        state[0] = u
+        total += u
+        blob = ptr8(1 + int(blob))
+        state = ptr8(1 + int(state))
+    ptr32(sum_at)[0] = total
+
+
+@micropython.viper
+def embed(blob: ptr8, state: ptr8, at: int, token: int, pos: int):
+    """x = saturate8(tok_emb[token] + pos_emb[pos]), int8, into state.
+
+    Record at blob[at]: tok_off, pos_off, x_off, d: rows of d int8 in blob.
+    """
+    rec = ptr32(int(blob) + at)
+    d = rec[3]
+    tok = ptr8(int(blob) + rec[0] + token * d)
+    where = ptr8(int(blob) + rec[1] + pos * d)
+    x = ptr8(int(state) + rec[2])
+    i = 0
+    while i < d:
+        y = ((tok[i] ^ 0x80) - 0x80) + ((where[i] ^ 0x80) - 0x80)
+        if y > 127:
+            y = 127
+        elif y < 0 - 128:
+            y = 0 - 128
+        x[i] = y
+        i += 1
+
+
+@micropython.viper
+def attend(blob: ptr8, state: ptr8, at: int, n: int):
+    """All heads of one query over n rows of a KV cache, as the o-projection's prepared input.
+
+    Record at blob[at]: q_off, kv_off, stride, v_col, heads, hd, shift, logit_shift,
+    scores_off, acc_off, exp2_off, out_off, sum_off. The query is int8 at
+    state[q_off ...], widened per head into the int32 scratch at acc_off; row i of the
+    cache is at state[kv_off + i * stride], its keys
+    there and its values v_col bytes on, int8, head h in columns h*hd .. h*hd + hd - 1.
+    Per head, as MicroAttention.forward with softmax_exp2 (see _kernels.py):
+      scores[i] = sum(q[j] * k[i, j]) >> shift;  weights = softmax_exp2(scores, logit_shift)
+      a[j] = saturate8(sum(weights[i] * v[i, j]) >> 8),
+    and v = a + 128 goes to state[out_off + h*hd + j], sum(v) to the int32 at state[sum_off].
+    int32 scratch: scores (n items), acc (2 * hd items), the exp2 table (65 items).
+    """
+    sign = 1
+    sign <<= 31
+    low32 = sign + sign - 1
+    lowest = 0 - sign
+    rec = ptr32(int(blob) + at)
+    s0 = int(state)
+    heads = rec[4]
+    hd = rec[5]
+    shift = rec[6]
+    logit_shift = rec[7]
+    stride = rec[2]
+    scores = ptr32(s0 + rec[8])
+    acc = s0 + rec[9]
+    table = ptr32(s0 + rec[10])
+    outb = s0 + rec[11]
+    kv = s0 + rec[1]
+    q8 = s0 + rec[0]
+    qh = acc + (hd << 2)  # the head's query, widened to int32
+    v_col = rec[3]
+    sixteens = hd & (0 - 16)
+    fours = hd & (0 - 4)
+    eights = hd & (0 - 8)
+    total = 0
+    h = 0
+    while h < heads:
+        col = h * hd
+        # The head's query, widened: blob steps along its bytes, state along the int32.
+        blob = ptr8(q8 + col)
+        state = ptr8(qh)
+        end = qh + (hd << 2)
+        qsum = 0
+        while end - int(state):
+            v = (blob[0] ^ 0x80) - 0x80
+            ptr32(state)[0] = v
+            qsum += v
+            blob = ptr8(1 + int(blob))
+            state = ptr8(4 + int(state))
+        start = 0 - (qsum << 7)  # sum q*k = sum q*(k + 128) - 128 * sum q
+        # Scores and their maximum: blob steps along a key row, state holds the sum.
+        top = lowest
+        row = kv + col
+        i = 0
+        while i < n:
+            blob = ptr8(row)
+            qp = ptr32(qh)
+            state = ptr8(start)
+            end = row + sixteens
+            while end - int(blob):
+                state = ptr8((blob[0] ^ 0x80) * qp[0] + int(state))
+                state = ptr8((blob[1] ^ 0x80) * qp[1] + int(state))
+                state = ptr8((blob[2] ^ 0x80) * qp[2] + int(state))
+                state = ptr8((blob[3] ^ 0x80) * qp[3] + int(state))
+                state = ptr8((blob[4] ^ 0x80) * qp[4] + int(state))
+                state = ptr8((blob[5] ^ 0x80) * qp[5] + int(state))
+                state = ptr8((blob[6] ^ 0x80) * qp[6] + int(state))
+                state = ptr8((blob[7] ^ 0x80) * qp[7] + int(state))
+                state = ptr8((blob[8] ^ 0x80) * qp[8] + int(state))
+                state = ptr8((blob[9] ^ 0x80) * qp[9] + int(state))
+                state = ptr8((blob[10] ^ 0x80) * qp[10] + int(state))
+                state = ptr8((blob[11] ^ 0x80) * qp[11] + int(state))
+                state = ptr8((blob[12] ^ 0x80) * qp[12] + int(state))
+                state = ptr8((blob[13] ^ 0x80) * qp[13] + int(state))
+                state = ptr8((blob[14] ^ 0x80) * qp[14] + int(state))
+                state = ptr8((blob[15] ^ 0x80) * qp[15] + int(state))
+                blob = ptr8(16 + int(blob))
+                qp = ptr32(64 + int(qp))
+            end = row + fours
+            while end - int(blob):
+                state = ptr8((blob[0] ^ 0x80) * qp[0] + int(state))
+                state = ptr8((blob[1] ^ 0x80) * qp[1] + int(state))
+                state = ptr8((blob[2] ^ 0x80) * qp[2] + int(state))
+                state = ptr8((blob[3] ^ 0x80) * qp[3] + int(state))
+                blob = ptr8(4 + int(blob))
+                qp = ptr32(16 + int(qp))
+            end = row + hd
+            while end - int(blob):
+                state = ptr8((blob[0] ^ 0x80) * qp[0] + int(state))
+                blob = ptr8(1 + int(blob))
+                qp = ptr32(4 + int(qp))
+            v = (((int(state) & low32) ^ sign) - sign) >> shift
+            scores[i] = v
+            if v > top:
+                top = v
+            row += stride
+            i += 1
+        # softmax_exp2 in place on scores[0:n] (see _kernels.softmax_exp2); state steps
+        # along the scores, blob points at the table's entry.
+        limit = 17 << logit_shift
+        floor = lowest
+        if top >= lowest + limit:
+            floor = top - limit
+        down = 0
+        i = n
+        while i > 32767:
+            i >>= 1
+            down += 1
+        weight_sum = 0
+        state = ptr8(int(scores))
+        end = int(scores) + (n << 2)
+        while end - int(state):
+            v = (ptr32(state)[0] ^ sign) - sign
+            e = 0
+            if v >= floor:
+                z = ((top - v) * 23637) >> logit_shift
+                frac = z & 0x3FFF
+                blob = ptr8(int(table) + ((frac >> 8) << 2))  # table[k], k = frac >> 8
+                a = ptr32(blob)[0]
+                e = ((a - (((a - ptr32(blob)[1]) * (frac & 0xFF)) >> 8)) >> (z >> 14)) >> down
+            ptr32(state)[0] = e
+            weight_sum += e
+            state = ptr8(4 + int(state))
+        half = weight_sum >> 1
+        wsum = 0
+        state = ptr8(int(scores))
+        while end - int(state):
+            w = ((ptr32(state)[0] << 8) + half) // weight_sum
+            ptr32(state)[0] = w
+            wsum += w
+            state = ptr8(4 + int(state))
+        # Weighted sum of the value rows: blob steps along a value row, state along acc.
+        state = ptr8(acc)
+        end = acc + (hd << 2)
+        while end - int(state):
+            ptr32(state)[0] = 0
+            state = ptr8(4 + int(state))
+        row = kv + v_col + col
+        i = 0
+        while i < n:
+            w = scores[i]
+            blob = ptr8(row)
+            state = ptr8(acc)
+            end = row + eights
+            while end - int(blob):
+                ptr32(state)[0] = (blob[0] ^ 0x80) * w + ptr32(state)[0]
+                ptr32(state)[1] = (blob[1] ^ 0x80) * w + ptr32(state)[1]
+                ptr32(state)[2] = (blob[2] ^ 0x80) * w + ptr32(state)[2]
+                ptr32(state)[3] = (blob[3] ^ 0x80) * w + ptr32(state)[3]
+                ptr32(state)[4] = (blob[4] ^ 0x80) * w + ptr32(state)[4]
+                ptr32(state)[5] = (blob[5] ^ 0x80) * w + ptr32(state)[5]
+                ptr32(state)[6] = (blob[6] ^ 0x80) * w + ptr32(state)[6]
+                ptr32(state)[7] = (blob[7] ^ 0x80) * w + ptr32(state)[7]
+                blob = ptr8(8 + int(blob))
+                state = ptr8(32 + int(state))
+            end = row + hd
+            while end - int(blob):
+                ptr32(state)[0] = (blob[0] ^ 0x80) * w + ptr32(state)[0]
+                blob = ptr8(1 + int(blob))
+                state = ptr8(4 + int(state))
+            row += stride
+            i += 1
+        bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w
+        # Narrowed to int8, prepared: blob steps along the sums, state along the output.
+        blob = ptr8(acc)
+        state = ptr8(outb + col)
+        end = acc + (hd << 2)
+        while end - int(blob):
+            y = ((((ptr32(blob)[0] - bias) & low32) ^ sign) - sign) >> 8
+            u = y + 128
+            if u >> 8:  # y outside -128..127: saturate
+                u = 0
+                if y > 0:
+                    u = 255
+            state[0] = u
+            total += u
+            blob = ptr8(4 + int(blob))
+            state = ptr8(1 + int(state))
+        h += 1
+    ptr32(s0 + rec[12])[0] = total
+
+
+@micropython.viper
+def prepare(blob: ptr8, w_off: int, p_off: int, rows: int, cols: int):
+    """Ready a projection read from a model file: rows of cols int8 weights at blob[w_off]
+    and their scales (m, s), int32 pairs at blob[p_off], the first half of 16 bytes a
+    row. In place: each weight w becomes u = w + 128 (w ^ 0x80), and row r's four words
+    become (c_r, m, 2**(s - 17), s - 16) with c_r = 16384 * cols - 128 * sum(u of row r)
+    (see project): the pairs are spread from the last row back."""
+    params = ptr32(int(blob) + p_off)
+    w = ptr8(int(blob) + w_off)
+    r = rows
+    while r > 0:
+        r -= 1
+        s = params[2 * r + 1]
+        params[4 * r + 1] = params[2 * r]
+        params[4 * r + 2] = 1 << (s - 17)
+        params[4 * r + 3] = s - 16
+    r = 0
+    while r < rows:
+        total = 0
+        j = 0
+        while j < cols:
+            u = w[j] ^ 0x80
+            w[j] = u
+            total += u
+            j += 1
+        params[0] = (cols << 14) - (total << 7)
+        params = ptr32(16 + int(params))
+        w = ptr8(cols + int(w))
+        r += 1
