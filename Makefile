@@ -149,7 +149,7 @@ inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xt
 	@echo
 	$(PYTHON) tools/machine_code/qemu_inspect.py
 
-mutate: $(STAMP) ## plant each bug of tools/mutants.py in a copy of firmware/: caught or survived, and the score
+mutate: $(STAMP) ## plant each bug of tools/quality/mutants.py in a copy of firmware/: caught or survived, and the score
 	$(PYTHON) tools/quality/mutate.py
 
 train: $(TRAIN_STAMP) ## train the shipped model (torch, CPU, fixed seeds), then quantise it into firmware/attention/reverse.bin
