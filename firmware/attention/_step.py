@@ -124,7 +124,7 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
         ptr32(acc)[0] = int(state)  # the low 32 bits: sum(w * x), exact
         acc += 4
         pp += 16
-        row += cols
+        row = int(blob)  # the next row: the cursor stopped at its start
     # Requantise, the mode chosen once: blob steps along the sums, state along out.
     scale = ptr32(base + rec[1])
     blob = ptr8(acc0)
@@ -279,18 +279,21 @@ def embed(blob: ptr8, state: ptr8, at: int, token: int, pos: int, extra: int):
     """
     rec = ptr32(int(blob) + at)
     d = rec[3]
-    tok = ptr8(int(blob) + rec[0] + token * d)
-    where = ptr8(int(blob) + rec[1] + pos * d)
-    x = ptr8(int(state) + rec[2] + extra)
-    i = 0
-    while i < d:
-        y = ((tok[i] ^ 0x80) - 0x80) + ((where[i] ^ 0x80) - 0x80)
-        if y > 127:
-            y = 127
-        elif y < 0 - 128:
-            y = 0 - 128
-        x[i] = y
-        i += 1
+    where = int(blob) + rec[1] + pos * d  # the position's row
+    end = where + d
+    blob = ptr8(int(blob) + rec[0] + token * d)  # steps along the token's row
+    state = ptr8(int(state) + rec[2] + extra)  # and along x
+    while end - where:
+        y = ((blob[0] ^ 0x80) - 0x80) + ((ptr8(where)[0] ^ 0x80) - 0x80)
+        u = y + 128
+        if u >> 8:  # y outside -128..127: saturate
+            u = 0
+            if y > 0:
+                u = 255
+        state[0] = u ^ 0x80
+        blob = ptr8(1 + int(blob))
+        state = ptr8(1 + int(state))
+        where += 1
 
 
 @micropython.viper
