@@ -5,24 +5,61 @@ feed() and pick() ran): the Decoder over a KVCache per layer and MicroAttention.
 (exp2 softmax), with their per-call buffer checks, and the viper kernels they called
 (_kernels.dot_rows, copy8, fill, softmax_exp2, weighted_rows; _layers.gather8, add8,
 rms_norm8, requant8, clamp8, relu8, requant32, argmax32), copied here under a prev_
-prefix so that later changes to the package do not move the baseline. Two parts are
-the package's own: the model file reader (attention.modelfile, at load time only) and
-the buffer measurement of the checks (attention._memory.measure through a frame of
+prefix so that later changes to the package do not move the baseline; so are its
+reader of version 1 model files (modelfile.tensor_list and the reading, without the
+checks of scan(), at load time only) and _fixed.norm_constants. The buffer measurement
+of the checks is the package's (attention._memory.measure through a frame of
 attention._check: the package at 876a8b8 read object headers through id(), which the
 package has since replaced because id() is no address on some 32-bit ports; the calls
-are made where they were, one per check). Greedy decoding only (pick() is argmax).
+are made where they were, one per check), and so is the exp2 table. Greedy decoding
+only (pick() is argmax).
 
 Run in front of bench_model.py (`make bench`): PreviousDecoder(path) is fed the same
 tokens as the package's Decoder and gives the same logits. Not part of the package; not
 maintained beyond that use.
 """
 
+import struct
 from array import array
 
 import micropython
-from attention import _check, _memory, modelfile
-from attention._fixed import norm_constants
+from attention import _check, _memory
 from attention.micro import _EXP2
+
+_PREV_LAYER_TENSORS = ("wq", "wk", "wv", "wo", "w1", "w2")
+_PREV_FIELDS = ("vocab", "dim", "heads", "layers", "hidden", "context", "norm_frac")
+_PREV_FIELDS += ("logit_shift", "logit_frac", "activation", "tensors")
+
+
+def prev_tensor_list(h):
+    """modelfile.tensor_list at 876a8b8: (name, rows, cols, scaled), in file order."""
+    d, f, v = h["dim"], h["hidden"], h["vocab"]
+    out = [("vocab", 1, v, 0), ("tok_emb", v, d, 0), ("pos_emb", h["context"], d, 0)]
+    for i in range(h["layers"]):
+        for name in _PREV_LAYER_TENSORS:
+            rows, cols = (f, d) if name == "w1" else (d, f) if name == "w2" else (d, d)
+            out.append(("%d.%s" % (i, name), rows, cols, 1))
+    out.append(("lm_head", v, d, 1))
+    return out
+
+
+def prev_isqrt(v):
+    if v < 2:
+        return v
+    x = v
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + v // x) >> 1
+    return x
+
+
+def prev_norm_constants(dim, frac):
+    """_fixed.norm_constants at 876a8b8."""
+    k = 0
+    while prev_isqrt(dim << (2 * k + 2)) < 0x40000000:
+        k += 1
+    return prev_isqrt(dim << (2 * k)), k - frac
 
 
 @micropython.viper
@@ -539,24 +576,33 @@ class PreviousDecoder:
 
     def __init__(self, path):
         with open(path, "rb") as f:
-            h = modelfile.scan(f)
+            values = struct.unpack("<4sHHHHHHHHHHHHI", f.read(32))
+            if values[:2] != (b"I8TM", 1):
+                raise ValueError("model file: not a version 1 model file")
+            h = dict(zip(_PREV_FIELDS, values[2:13]))
             self._setup(h)
-            modelfile.load_into(f, h, self._buffers)
+            for name, rows, cols, scaled in prev_tensor_list(h):
+                f.read(16)  # the tensor's record
+                data, scales = self._buffers[name]
+                if scaled:
+                    f.readinto(scales)
+                f.readinto(data)
+                f.read(-(rows * cols) % 4)
 
     def _setup(self, h):
         self._h = h
         d, f, v, t = h["dim"], h["hidden"], h["vocab"], h["context"]
         self._buffers = buffers = {}
-        for name, rows, cols, scaled in modelfile.tensor_list(h):
+        for name, rows, cols, scaled in prev_tensor_list(h):
             scales = array("i", bytes(8 * rows)) if scaled else None
             buffers[name] = (bytearray(rows * cols), scales)
         self._layers = tuple(
-            tuple(buffers["%d.%s" % (i, name)] for name in modelfile.LAYER_TENSORS)
+            tuple(buffers["%d.%s" % (i, name)] for name in _PREV_LAYER_TENSORS)
             + (PrevCache(t, d),)
             for i in range(h["layers"])
         )
         self._attention = PrevAttention(d, h["heads"], h["logit_shift"], t)
-        self._num, self._down = norm_constants(d, h["norm_frac"])
+        self._num, self._down = prev_norm_constants(d, h["norm_frac"])
         wide = max(d, f, v)
         self._x = bytearray(d)
         self._h_ = bytearray(d)
