@@ -272,8 +272,8 @@ def estimate_lines(totals, whole):
         "us = instructions x %.1f cycles per instruction / MHz. CPI %.1f is an assumption "
         "(tools/machine_code/kernel_loops.py):\nthe LX6/LX7 and the C3's core issue one "
         "instruction per cycle at best; stack loads and stores, load-use\nstalls and taken "
-        "branches add to that (perf-baseline.md modelled 60-65 cycles for a 52-55 instruction\n"
-        "loop, about 1.2). No board has run it. Heap collected. The Xtensa whole token takes "
+        "branches add to that (a model of the first kernels' inner loop gave 60-65 cycles for\n"
+        "52-55 instructions, about 1.2). No board has run it. Heap collected. The Xtensa whole token takes "
         "the interpreter's\ninstructions (whole minus kernels) from RV32: an assumption too.\n"
         % (CPI, CPI),
     ]
