@@ -25,6 +25,9 @@ the collect. Prints JSON lines:
   {"what": "full", "position": p, "instructions": I}    feed(token) then pick(): a full step
   {"what": "ram", "measured": B, "estimated": B}  gc.mem_alloc() taken by the load, and
       the model's own estimate (Decoder.ram, ram_needed())
+  {"what": "frame", "heap": "loaded" or "collected", "small": I, "large": I}  a call of a
+      function with a frame of 4 words and of one with 14 (13 locals), on the heap as
+      the load left it and after gc.collect(): what a frame from the heap costs
 or one line {"what": "none"} where there is no such counter (not an RV32 port).
 """
 
@@ -52,6 +55,28 @@ def counter():
     return scope["instret"]
 
 
+def small(a):
+    b = a
+    return b
+
+
+def large(a):
+    b = c = d = e = f = g = h = i = j = k = l = m = a  # noqa: F841  (a frame of 14 words)
+    return b
+
+
+def frames(instret, read, heap):
+    a = instret()
+    small(1)
+    b = instret()
+    large(1)
+    c = instret()
+    mask = 0x3FFFFFFF
+    out = {"what": "frame", "heap": heap, "small": (b - a - read) & mask}
+    out["large"] = (c - b - read) & mask
+    return out
+
+
 def main():
     instret = counter()
     if instret is None:
@@ -64,9 +89,12 @@ def main():
     gc.collect()
     before = gc.mem_alloc()
     model = Decoder.load(SETTINGS["MODEL"])
+    loaded = frames(instret, read, "loaded")
     gc.collect()
     taken = gc.mem_alloc() - before
     print(json.dumps({"what": "ram", "measured": taken, "estimated": model.ram}))
+    print(json.dumps(loaded))
+    print(json.dumps(frames(instret, read, "collected")))
     prompt = SETTINGS["PROMPT"]
     if type(prompt) is str:
         prompt = model.encode(prompt)
