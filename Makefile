@@ -8,6 +8,7 @@
 ## FIXTURE=file.json    record: where to write (default: host_tests/fixtures/<chip>-<arch>.json)
 ## SEED=5 CALLS=20000    fuzz: the seed to replay and how many calls (VERBOSE=1 prints every call)
 ## PYTHON3=python3.12   the host Python that creates .venv (CPython 3.10 or newer; default python3)
+## RV32_FIRMWARE=fw.elf inspect, bench: a qemu-port VIRT_RV32 MicroPython for whole-token counts (default: build/ports/)
 
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -124,13 +125,15 @@ endif
 fuzz: $(STAMP) ## hostile calls to every public method on the unix port, or on PORT= (SEED=, CALLS=, VERBOSE=1)
 	$(PYTHON) tools/quality/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(VERBOSE),--verbose) $(if $(PORT),--port $(PORT))
 
-bench: $(STAMP) ## speed and memory tables (the mechanisms, then the shipped model) on the unix port, or on PORT= (deployed first)
+bench: $(STAMP) ## speed and memory tables (the mechanisms, the shipped model beside the previous decoder) on the unix port, or on PORT= (deployed first); per-token counts
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
 	$(PYTHON) tools/report/bench.py $(if $(PORT),--port $(PORT))
 	@echo
 	$(PYTHON) tools/board/target.py bench_model.py $(if $(PORT),--port $(PORT))
+	@echo
+	$(PYTHON) tools/report/per_token.py --steps --shapes
 
 accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: deployed first, plot in build/accuracy-board.svg)
 ifneq ($(PORT),)
@@ -143,11 +146,13 @@ figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) an
 	$(PYTHON) tools/report/layout_figure.py
 	$(PYTHON) tools/report/architecture_figure.py
 
-inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
+inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU); per token, counted
 	$(PYTHON) tools/machine_code/inspect_native.py --arch all firmware/attention/_kernels.py
 	$(PYTHON) tools/report/bench.py --loops
 	@echo
 	$(PYTHON) tools/machine_code/qemu_inspect.py
+	@echo
+	$(PYTHON) tools/report/per_token.py --shapes
 
 mutate: $(STAMP) ## plant each bug of tools/quality/mutants.py in a copy of firmware/: caught or survived, and the score
 	$(PYTHON) tools/quality/mutate.py
