@@ -123,13 +123,13 @@ def tree_version(src):
             return done.stdout.strip()
     text = (src / "py" / "mpconfig.h").read_text(errors="replace")
     parts = [
-        re.search(r"#define MICROPY_VERSION_%s \((\d+)\)" % name, text)
+        re.search(r"#define MICROPY_VERSION_%s \(?(\d+)" % name, text)
         for name in ("MAJOR", "MINOR", "MICRO")
     ]
     if None in parts:
         return "unknown"
     version = ".".join(p.group(1) for p in parts)
-    pre = re.search(r"#define MICROPY_VERSION_PRERELEASE (\d+)", text)
+    pre = re.search(r"#define MICROPY_VERSION_PRERELEASE \(?(\d+)", text)
     return version + ("-preview" if pre and pre.group(1) != "0" else "")
 
 
@@ -258,12 +258,46 @@ def qemu_folder(out, board, heap):
     return Path(out) / ("qemu-%s-heap%d" % (board, heap))
 
 
+def heap_only_in_main(tree):
+    """Whether MICROPY_HEAP_SIZE reaches no C file of the tree but ports/qemu/main.c (then
+    another heap size only needs main.c compiled again)."""
+    for folder in ("py", "shared", "extmod", "ports/qemu"):
+        for path in (Path(tree) / folder).rglob("*.[ch]"):
+            if path.name != "main.c" and b"MICROPY_HEAP_SIZE" in path.read_bytes():
+                return False
+    return True
+
+
+def seed_heap_folder(out, board, folder, tree):
+    """Start folder from a built folder of the same board with another heap size: a copy
+    (time stamps kept, so make sees the objects up to date) without main.o, with the
+    dependency files naming the new folder. Returns the folder copied, or None."""
+    if folder.exists() or not heap_only_in_main(tree):
+        return None
+    built = sorted(p.parent for p in Path(out).glob("qemu-%s-heap*/firmware.elf" % board))
+    if not built:
+        return None
+    shutil.copytree(built[0], folder, symlinks=True)
+    old, new = str(built[0]).encode(), str(folder).encode()
+    for path in folder.rglob("*"):
+        if path.suffix in (".P", ".d") or "genhdr" in path.parts:
+            if path.is_file():
+                data = path.read_bytes()
+                if old in data:
+                    path.write_bytes(data.replace(old, new))
+    for name in ("main.o", "main.P", "firmware.elf", "firmware.bin"):
+        (folder / name).unlink(missing_ok=True)
+    return built[0]
+
+
 def build(src, out=OUT, heaps=None, boards=None, unix=True, say=print):
     """Build everything (or the named qemu boards only, unix=False); returns
-    {name: path of the program or firmware}. heaps: {board: heap bytes}."""
-    problem = check_tree(src)
-    if problem:
-        raise BuildError(problem)
+    {name: path of the program or firmware}. heaps: {board: heap bytes}. Without src,
+    the shadow tree an earlier build left in out is built from."""
+    if src is not None:
+        problem = check_tree(src)
+        if problem:
+            raise BuildError(problem)
     missing = missing_tools()
     if missing:
         raise BuildError(
@@ -274,7 +308,12 @@ def build(src, out=OUT, heaps=None, boards=None, unix=True, say=print):
     out.mkdir(parents=True, exist_ok=True)
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
-    tree = shadow_tree(src, out)
+    if src is not None:
+        tree = shadow_tree(src, out)
+    elif (out / "tree" / "py").is_dir():
+        tree = out / "tree"  # the shadow tree of an earlier build
+    else:
+        raise BuildError("no MicroPython source tree: give one (MICROPYTHON_SRC)")
     built = {}
     mpy_cross = out / "mpy-cross"
     took = _make(tree / "mpy-cross", ["BUILD=%s" % mpy_cross], logs / "mpy-cross.log", "mpy-cross")
@@ -302,6 +341,7 @@ def build(src, out=OUT, heaps=None, boards=None, unix=True, say=print):
             "BUILD=%s" % folder,
         ]
         label = "qemu %s heap %d" % (board, heap)
+        seed_heap_folder(out, board, folder, tree)
         took = _make(tree / "ports" / "qemu", args, logs / (folder.name + ".log"), label)
         built["%s-heap%d" % (board, heap)] = folder / "firmware.elf"
         say("build: %s %.1f s" % (label, took))

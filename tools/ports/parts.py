@@ -58,6 +58,7 @@ EVAL_COUNT = 200
 # Seconds each part may take on one target (fuzz: per seed). QEMU runs slower than the
 # unix port; the defaults leave a wide margin on a loaded two-core machine.
 TIMEOUTS = {"probe": 60, "selftest": 300, "cases": 600, "fuzz": 600, "heap": 300, "eval": 900}
+REASON_LIMIT = 120
 PARTS = ("selftest", "cases", "fuzz", "heap", "eval")
 
 
@@ -68,7 +69,10 @@ class Part:
     reason: str
 
     def text(self):
-        return "%s %s (%s)" % (self.name, "PASS" if self.passed else "FAIL", self.reason)
+        reason = "".join(c if " " <= c < "\x7f" else "?" for c in self.reason)
+        if len(reason) > REASON_LIMIT:
+            reason = reason[: REASON_LIMIT - 3] + "..."
+        return "%s %s (%s)" % (self.name, "PASS" if self.passed else "FAIL", reason)
 
 
 def range_of(address):

@@ -51,7 +51,10 @@ class Context:
 
     def run(self, target, script, part):
         timeout = parts.TIMEOUTS[part] * self.scale
-        run = targets.run(target, script, self.packages[target.name], timeout, self.link)
+        try:
+            run = targets.run(target, script, self.packages[target.name], timeout, self.link)
+        except Exception as exc:  # noqa: BLE001  (a host-side surprise is a failed part)
+            run = targets.Run("broken", "", "host error: %r" % (exc,))
         log = self.out / "runs" / target.name / (part + ".txt")
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as f:
@@ -210,6 +213,10 @@ def main(argv=None):
     if not args.src and not args.no_build:
         print(build.HOW_TO_GET)
         return 0
+    problem = build.check_tree(args.src) if args.src else None
+    if problem:
+        print("ports: %s" % problem, file=sys.stderr)
+        return 1
     out = Path(args.out).resolve()
     chosen = [t for t in targets.targets(out) if not args.only or t.name in args.only]
     tree_version = build.tree_version(args.src) if args.src else "unknown (--no-build)"

@@ -285,7 +285,7 @@ class Pipe:
             _, err = self.proc.communicate(timeout=10)
         except (subprocess.TimeoutExpired, ValueError):
             err = b""
-        return err.decode(errors="replace")
+        return (err or b"").decode(errors="replace")
 
 
 def run_qemu_pipe(target, script, romfs, timeout):
