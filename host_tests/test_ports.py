@@ -321,6 +321,8 @@ FAKE_BOARD = textwrap.dedent(
         say(b"got array('\x04')\r\nok\r\n\x04\x04>")
     elif mode == "error":
         say(b"partial\r\n\x04Traceback (most recent call last):\r\nValueError: no\r\n\x04>")
+    elif mode == "exit":
+        say(b"FAIL seed=1\r\n\x04\x04MPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>")
     elif mode == "fault-loop":
         say(b"HardFault exception caught:\n\nR15:  0000F00D\n")
     elif mode == "fault-exit":
@@ -356,6 +358,12 @@ def test_pipe_link_reads_a_whole_reply(fake_board):
 def test_pipe_link_reports_an_exception(fake_board):
     run, _ = fake_board("error")
     assert run.status == "error" and run.out == "partial\n" and run.reason == "ValueError: no"
+
+
+def test_pipe_link_sys_exit_soft_reboots_the_board_and_is_an_error(fake_board):
+    run, took = fake_board("exit")
+    assert run.status == "error" and run.out == "FAIL seed=1\n" and "SystemExit" in run.reason
+    assert took < 15
 
 
 def test_pipe_link_a_fault_handler_that_loops_is_a_crash_not_a_hang(fake_board):

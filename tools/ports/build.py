@@ -60,14 +60,25 @@ PACKAGES = (
     ("qemu-system-misc", "qemu-system-riscv32"),
 )
 
-# The qemu boards: (board, RAM limit for the heap in bytes, default heap, extra make args).
+# The qemu builds, by name: the port's board, the default heap and the most the board's
+# RAM leaves for it (bytes), extra make arguments. MPS2_AN385_ARMV6M is the Cortex-M3
+# board with viper emitting ARMv6-M code only (the Cortex-M0/M0+ of the RP2040), as
+# the qemu port's own Cortex-M0 board (MICROBIT) has no native emitter.
 QEMU_BOARDS = {
     "MPS2_AN385": {
+        "board": "MPS2_AN385",
         "heap": 2 * 1024 * 1024,
         "most": 3 * 1024 * 1024,
         "make": [],
     },
+    "MPS2_AN385_ARMV6M": {
+        "board": "MPS2_AN385",
+        "heap": 2 * 1024 * 1024,
+        "most": 3 * 1024 * 1024,
+        "make": ["CFLAGS_EXTRA=-DMICROPY_EMIT_THUMB_ARMV7M=0"],
+    },
     "VIRT_RV32": {
+        "board": "VIRT_RV32",
         "heap": 1536 * 1024,
         "most": 1856 * 1024,
         "make": [
@@ -333,7 +344,7 @@ def build(src, out=OUT, heaps=None, boards=None, unix=True, say=print):
         heap = (heaps or {}).get(board) or QEMU_BOARDS[board]["heap"]
         folder = qemu_folder(out, board, heap)
         args = [
-            "BOARD=" + board,
+            "BOARD=" + QEMU_BOARDS[board]["board"],
             "FROZEN_MANIFEST=",
             "MICROPY_HEAP_SIZE=%d" % heap,
             "MICROPY_MPYCROSS=%s" % built["mpy-cross"],

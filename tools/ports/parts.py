@@ -160,7 +160,7 @@ def fuzz(ctx, target):
         run = ctx.run(target, project.fuzz_script(seed, ctx.fuzz_calls), "fuzz")
         if run.status != "ok" or ", ok" not in run.out:
             fail = [ln for ln in run.out.splitlines() if ln.startswith("FAIL ")]
-            why = fail[0][5:] if fail else _failed(run)
+            why = re.sub(r"^seed=\d+ ", "", fail[0][5:]) if fail else _failed(run)
             if fail and run.status in ("crash", "timeout"):
                 why += ", then " + run.reason
             return Part("fuzz", False, "seed %d: %s%s" % (seed, why[:110], _passed(passed)))

@@ -5,6 +5,9 @@ A target is one interpreter with its heap in one address range:
 - unix-x86 PIE, brk heap at 0x56xxxxxx-0x58xxxxxx: 0x40000000-0x7FFFFFFF (id() negative);
 - unix-x86 with the heap mmap'd at 0xF7xxxxxx: at or above 0x80000000 (id() a long int);
 - qemu MPS2-AN385 (Cortex-M3), RAM at 0x00000000: below 0x40000000;
+- the same board with viper emitting ARMv6-M code only (what runs on an RP2040's
+  Cortex-M0+; the CPU is still a Cortex-M3, which also takes unaligned word accesses
+  an M0 would fault on): below 0x40000000;
 - qemu VIRT_RV32 (32-bit RISC-V), RAM at 0x80000000: at or above 0x80000000.
 
 Each script runs in a fresh interpreter: a new process on the unix port, a new QEMU
@@ -43,6 +46,8 @@ RANGE_TEXT = {name: text for name, _, _, text in RANGES}
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 RAW_END = b"\x04>"  # the raw REPL's last bytes after a script: end of its traceback, prompt
+# SystemExit in the raw REPL soft-reboots the board: no traceback, the raw banner again.
+SYSTEM_EXIT = b"MPY: soft reboot\r\n" + RAW_BANNER
 TRACEBACK = b"\x04Traceback (most recent call last):"
 QUIET = 1.0  # seconds without output that end a crash report or confirm the prompt
 # A board's fault handler: the Cortex-M one prints and then loops, the RISC-V one exits.
@@ -115,6 +120,18 @@ def targets(out=build.OUT, heaps=None):
             mpy_arch="armv7m",
         ),
         Target(
+            "qemu-cortex-m3-armv6m",
+            "qemu",
+            "Cortex-M3, ARMv6-M viper code",
+            "low",
+            firmware("MPS2_AN385_ARMV6M"),
+            board="MPS2_AN385_ARMV6M",
+            machine="mps2-an385",
+            qemu=("qemu-system-arm",),
+            romfs=0x21000000,
+            mpy_arch="armv6m",
+        ),
+        Target(
             "qemu-rv32",
             "qemu",
             "RV32",
@@ -150,9 +167,13 @@ class Run:
             if summary:
                 return "crashed: " + summary
             return "crashed: " + (self.err.strip().splitlines() or ["no output"])[-1][:60]
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        errors = [ln for ln in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", ln)]
-        return (errors or lines or [self.status])[-1][:100]
+        for source in (self.err, self.out):
+            lines = [ln.strip() for ln in source.splitlines() if ln.strip()]
+            errors = [ln for ln in lines if re.match(r"^[A-Za-z_.]*(Error|Exception|Exit)\b", ln)]
+            if errors:
+                return errors[-1][:100]
+        lines = [ln.strip() for ln in (self.err or self.out).splitlines() if ln.strip()]
+        return (lines or [self.status])[-1][:100]
 
 
 # The unix port.
@@ -254,15 +275,19 @@ class Pipe:
     def read_until(self, ending, deadline, settle=0.0):
         """Bytes up to and including ending (removed from the buffer), or None at the
         deadline, when QEMU exits or when the board prints a fault report (self.crashed;
-        what came is left in self.buffer). With settle, ending must also be the last
-        thing the board printed for that many seconds (bytes of a program's output can
-        equal the raw REPL's framing)."""
+        what came is left in self.buffer). With settle, ending (bytes, or a tuple of
+        them) must be the last thing the board printed for that many seconds: a
+        program's output can hold the raw REPL's framing bytes."""
+        endings = ending if isinstance(ending, tuple) else (ending,)
         while True:
-            at = self.buffer.rfind(ending) if settle else self.buffer.find(ending)
-            if at >= 0 and (not settle or at + len(ending) == len(self.buffer)):
+            if settle:
+                at = next((len(self.buffer) for e in endings if self.buffer.endswith(e)), -1)
+            else:
+                found = [i + len(e) for e in endings for i in [self.buffer.find(e)] if i >= 0]
+                at = min(found) if found else -1
+            if at >= 0:
                 if not settle or not self._fill(time.monotonic() + settle):
-                    got = self.buffer[: at + len(ending)]
-                    self.buffer = self.buffer[at + len(ending) :]
+                    got, self.buffer = self.buffer[:at], self.buffer[at:]
                     return got
                 continue
             if CRASH_START.search(self.buffer):
@@ -305,9 +330,14 @@ def run_qemu_pipe(target, script, romfs, timeout):
         link.write(script.encode() + b"\x04")
         if link.read_until(b"OK", deadline) is None:
             return _unfinished(link, start, deadline)
-        reply = link.read_until(RAW_END, deadline, settle=0.3)
+        reply = link.read_until((RAW_END, SYSTEM_EXIT), deadline, settle=0.3)
         if reply is None:
             return _unfinished(link, start, deadline)
+        if reply.endswith(SYSTEM_EXIT):
+            out = _lines(reply[: -len(SYSTEM_EXIT)].rstrip(b"\x04"))
+            link.close()
+            return Run("error", out, "SystemExit (the board soft-rebooted)",
+                       time.monotonic() - start)  # fmt: skip
         out, err = split_reply(reply[: -len(RAW_END)])
         link.close()
         return Run("error" if err.strip() else "ok", out, err, time.monotonic() - start)
