@@ -10,7 +10,7 @@
 ## PYTHON3=python3.12   the host Python that creates .venv (CPython 3.10 or newer; default python3)
 ## MICROPYTHON_SRC=~/micropython  ports: a MicroPython source tree to build the 32-bit interpreters from
 ## RECORD=1             ports: also write each 32-bit target's recorded cases into host_tests/fixtures/
-## PORTS_ARGS="--only qemu-rv32"  ports: more options of tools/ports/ports.py (--parts, --link pty, --form .mpy)
+## PORTS_ARGS="--only qemu-rv32"  ports: more options of tools/ports/run.py (--parts, --link pty, --form .mpy)
 
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -177,7 +177,7 @@ qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32
 PORTS_PACKAGES := make gcc gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
 
 ports: $(STAMP) ## build 32-bit MicroPython (unix x86, qemu Cortex-M3, qemu RV32) from MICROPYTHON_SRC into build/ports/, run the device suite on each heap range
-	$(PYTHON) tools/ports/ports.py $(if $(MICROPYTHON_SRC),--src $(MICROPYTHON_SRC)) $(if $(RECORD),--record) $(PORTS_ARGS)
+	$(PYTHON) tools/ports/run.py $(if $(MICROPYTHON_SRC),--src $(MICROPYTHON_SRC)) $(if $(RECORD),--record) $(PORTS_ARGS)
 
 ports-tools: ## install the compilers and QEMU that make ports builds and runs with (Debian/Ubuntu)
 	$(SUDO) apt-get update

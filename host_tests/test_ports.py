@@ -15,14 +15,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PORTS = ROOT / "tools" / "ports"
-sys.path.insert(0, str(PORTS))
-import build  # noqa: E402
-import package  # noqa: E402
-import parts  # noqa: E402
-import ports  # noqa: E402
-import project  # noqa: E402
-import targets  # noqa: E402
+if str(ROOT / "tools") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools"))
+from ports import build, package, parts, project, targets  # noqa: E402
+from ports import run as ports  # noqa: E402
 
 BUILT = Path(os.environ.get("PORTS_BUILD", str(build.OUT)))
 

@@ -21,13 +21,17 @@ import argparse
 import dataclasses
 import re
 import shutil
+import os
 import sys
 from pathlib import Path
 
-import build
-import package
-import project
-import targets
+if __name__ == "__main__":  # run as a script: tools/ is the import root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ports import build
+from ports import package
+from ports import project
+from ports import targets
 
 IMPORT = """
 import gc, sys

@@ -10,7 +10,7 @@
 import subprocess
 from pathlib import Path
 
-import project
+from ports import project
 
 ROMFS_LIMIT = 0x400000  # the ROMFS partition of both qemu boards is 4 MB
 

@@ -12,8 +12,8 @@ import json
 import re
 from dataclasses import dataclass
 
-import project
-import targets
+from ports import project
+from ports import targets
 
 # Run first on every target: what it is and where its heap is. id() of a bytearray is
 # its address: a small int below 0x40000000, a negative small int for 0x40000000-

@@ -2,8 +2,9 @@
 
 Paths of the package, the device scripts and the fixtures, and the few functions of
 other tools/ modules that are used (record.py's fixture builder, fixture_file.py's
-file names, tinylm's held-out examples, the host tool finder of boards.py). When
-those files move, this is the only file to change.
+file names, tinylm's held-out examples, the host tool finder of boards.py), found in
+tools/board/ (tools/ as the import root) or, in the older layout, in tools/ itself.
+When those files move, this is the only file to change.
 """
 
 import os
@@ -25,7 +26,10 @@ if str(TOOLS) not in sys.path:
 
 def tool(name):
     """A host program (mpremote, micropython): next to this Python first, then on PATH."""
-    import boards
+    try:
+        from board import boards
+    except ImportError:  # the layout before tools/board/
+        import boards
 
     return boards.tool(name)
 
@@ -53,21 +57,30 @@ def eval_examples(count):
 
 def build_fixture(lines, command):
     """A fixture (dict) from the JSON lines cases.py printed, as tools/record.py makes it."""
-    import record
+    try:
+        from board import record
+    except ImportError:  # the layout before tools/board/
+        import record
 
     return record.build_fixture(lines, command)
 
 
 def fixture_name(target_info):
     """<chip>-<mpy arch>.json for what a target said about itself."""
-    import fixture_file
+    try:
+        from board import fixture_file
+    except ImportError:  # the layout before tools/board/
+        import fixture_file
 
     return fixture_file.file_name(target_info)
 
 
 def write_fixture(path, fixture):
     """Write a fixture file (one case per line); False when only its date would change."""
-    import fixture_file
+    try:
+        from board import fixture_file
+    except ImportError:  # the layout before tools/board/
+        import fixture_file
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return fixture_file.write(path, fixture)

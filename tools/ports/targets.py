@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import build
-import project
+from ports import build
+from ports import project
 
 # glibc puts allocations below this size on its brk heap: the GC heap too.
 BRK_HEAP = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=67108864"}

@@ -1,6 +1,6 @@
 """`make ports`: build 32-bit MicroPython from a source tree, run the device suite on each.
 
-    python tools/ports/ports.py --src ~/micropython [--record] [--only NAME ...]
+    python tools/ports/run.py --src ~/micropython [--record] [--only NAME ...]
         [--parts selftest,cases,fuzz,heap,eval] [--link pipe|pty] [--form .py|.mpy]
 
 Builds (tools/ports/build.py) the 32-bit unix port and the qemu port for a Cortex-M3 and
@@ -25,11 +25,14 @@ import sys
 import time
 from pathlib import Path
 
-import build
-import package
-import parts
-import project
-import targets
+if __name__ == "__main__":  # run as a script: tools/ is the import root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ports import build
+from ports import package
+from ports import parts
+from ports import project
+from ports import targets
 
 
 class Context:
@@ -141,7 +144,7 @@ def record(ctx, target, info, tree_version, fixtures):
 
 
 def ctx_fixture(lines, target, info, tree_version):
-    fixture = project.build_fixture(lines, "make ports RECORD=1 (tools/ports/ports.py)")
+    fixture = project.build_fixture(lines, "make ports RECORD=1 (tools/ports/run.py)")
     fixture["provenance"]["built"] = {
         "micropython": info["version"],
         "source_tree": tree_version,
