@@ -173,6 +173,18 @@ def test_a_target_that_did_not_start_gets_one_line_too():
     assert not parts.passed(None, rv32(), [], "not built")
 
 
+def test_fixture_names_tell_every_target_apart():
+    said = {
+        "unix": {"platform": "linux", "machine": "linux [GCC 12.2.0] version", "mpy_arch": "x86"},
+        "qemu": {"platform": "qemu", "machine": "mps2-an385 with Cortex-M3", "mpy_arch": "x"},
+    }
+    names = [
+        ports.fixture_file_name(t, said[t.port], {"range": t.expect}) for t in targets.targets()
+    ]
+    assert len(set(names)) == len(names)
+    assert "linux-x86-heap-low.json" in names and "cortexm3-x-armv6m-code-heap-low.json" in names
+
+
 def test_reasons_are_printable_and_short():
     text = parts.Part("cases", False, "got array('\x04') " + "x" * 300).text()
     assert "\x04" not in text and len(text) < 200

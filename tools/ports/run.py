@@ -13,7 +13,8 @@ prints one line per target:
 The exit status is 1 when any part fails on any target. What each script printed is
 kept in build/ports/runs/NAME/PART.txt. With --record, the recorded cases of every
 target that ran them all are written to host_tests/fixtures/ (or --fixtures DIR) as
-<chip>-<arch>-heap-<range>.json, with where they were recorded in the provenance.
+<chip>-<arch>[-<variant>]-heap-<range>.json, with where they were recorded in the
+provenance.
 Without --src (MICROPYTHON_SRC), prints how to get a MicroPython source tree and exits 0;
 --no-build uses what an earlier run built.
 """
@@ -132,7 +133,7 @@ def record(ctx, target, info, tree_version, fixtures):
         {"case": n, "outputs": outputs[n]} for n in sorted(outputs)
     ]
     fixture = ctx_fixture(lines, target, info, tree_version)
-    name = Path(project.fixture_name(target_info)).stem + "-heap-%s.json" % info["range"]
+    name = fixture_file_name(target, target_info, info)
     path = Path(fixtures) / name
     written = project.write_fixture(path, fixture)
     return "record %s: %d cases -> %s%s" % (
@@ -140,6 +141,17 @@ def record(ctx, target, info, tree_version, fixtures):
         len(outputs),
         path,
         "" if written else " (unchanged: only the date would differ)",
+    )
+
+
+def fixture_file_name(target, target_info, info):
+    """<chip>-<arch>[-<variant>]-heap-<range>.json: what the target reported, the build
+    variant when two builds report the same, and the heap's address range."""
+    stem = Path(project.fixture_name(target_info)).stem
+    return "%s%s-heap-%s.json" % (
+        stem,
+        "-" + target.variant if target.variant else "",
+        info["range"],
     )
 
 

@@ -89,6 +89,7 @@ class Target:
     qemu: tuple = ()  # QEMU program and its CPU arguments
     romfs: int = 0  # address of the board's ROMFS partition
     mpy_arch: str = ""  # mpy-cross -march for this target's .mpy files
+    variant: str = ""  # what tells its fixture from another build's on the same machine
 
 
 def targets(out=build.OUT, heaps=None):
@@ -130,6 +131,7 @@ def targets(out=build.OUT, heaps=None):
             qemu=("qemu-system-arm",),
             romfs=0x21000000,
             mpy_arch="armv6m",
+            variant="armv6m-code",
         ),
         Target(
             "qemu-rv32",
