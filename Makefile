@@ -9,6 +9,9 @@
 ## SEED=5 CALLS=20000    fuzz: the seed to replay and how many calls (VERBOSE=1 prints every call)
 ## PYTHON3=python3.12   the host Python that creates .venv (CPython 3.10 or newer; default python3)
 ## RV32_FIRMWARE=fw.elf inspect, bench: a qemu-port VIRT_RV32 MicroPython for whole-token counts (default: build/ports/)
+## MICROPYTHON_SRC=~/micropython  ports: a MicroPython source tree to build the 32-bit interpreters from
+## RECORD=1             ports: also write each 32-bit target's recorded cases into host_tests/fixtures/
+## PORTS_ARGS="--only qemu-rv32"  ports: more options of tools/ports/run.py (--parts, --link pty, --form .mpy)
 
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -24,7 +27,7 @@ BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
 BOARD_GIVEN := $(filter command line,$(origin BOARD))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools clean train eval
+.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools ports ports-tools clean train eval
 
 help: ## list the targets and the variables they read
 	@echo "Targets:"
@@ -176,6 +179,15 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32 code with (Debian/Ubuntu)
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends $(QEMU_PACKAGES)
+
+PORTS_PACKAGES := make gcc gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
+
+ports: $(STAMP) ## build 32-bit MicroPython (unix x86, qemu Cortex-M3, qemu RV32) from MICROPYTHON_SRC into build/ports/, run the device suite on each heap range
+	$(PYTHON) tools/ports/run.py $(if $(MICROPYTHON_SRC),--src $(MICROPYTHON_SRC)) $(if $(RECORD),--record) $(PORTS_ARGS)
+
+ports-tools: ## install the compilers and QEMU that make ports builds and runs with (Debian/Ubuntu)
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends $(PORTS_PACKAGES)
 
 clean: ## remove build outputs and caches (keeps .venv and the committed dist/)
 	rm -rf build .pytest_cache .hypothesis .ruff_cache

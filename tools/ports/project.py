@@ -1,0 +1,92 @@
+"""Everything tools/ports/ takes from the rest of the project, in one place.
+
+Paths of the package, the device scripts and the fixtures, and the few functions of
+other tools/ modules that are used (record.py's fixture builder, fixture_file.py's
+file names, tinylm's held-out examples, the host tool finder of boards.py), found in
+tools/board/ (tools/ as the import root) or, in the older layout, in tools/ itself.
+When those files move, this is the only file to change.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "tools"
+FIRMWARE = ROOT / "firmware"  # the folder holding the package
+PACKAGE = FIRMWARE / "attention"
+DEVICE = TOOLS / "device"  # scripts that run on a target
+FIXTURES = ROOT / "host_tests" / "fixtures"
+REFERENCE_FIXTURE = FIXTURES / "linux-x64.json"
+EVAL_SEED = 2025  # tools/eval_model.py's held-out examples
+
+if str(TOOLS) not in sys.path:
+    sys.path.insert(1, str(TOOLS))
+
+
+def tool(name):
+    """A host program (mpremote, micropython): next to this Python first, then on PATH."""
+    try:
+        from board import boards
+    except ImportError:  # the layout before tools/board/
+        import boards
+
+    return boards.tool(name)
+
+
+def device_script(*names, head=""):
+    """The text of tools/device/<name> for each name, in order, after head: one script,
+    as tools/target.py's --with bundles them."""
+    parts = [head] if head else []
+    for name in names:
+        parts.append((DEVICE / name).read_text())
+    return "\n".join(parts) + "\n"
+
+
+def fuzz_script(seed, calls):
+    """tools/device/fuzz.py with its settings in front, as tools/fuzz.py sends it."""
+    return device_script("fuzz.py", head="SEED = %d; CALLS = %d; VERBOSE = False" % (seed, calls))
+
+
+def eval_examples(count):
+    """The held-out (prompt, answer) pairs of `make eval`."""
+    from tinylm import task
+
+    return [task.example(s) for s in task.strings(count, EVAL_SEED, held=True)]
+
+
+def build_fixture(lines, command):
+    """A fixture (dict) from the JSON lines cases.py printed, as tools/record.py makes it."""
+    try:
+        from board import record
+    except ImportError:  # the layout before tools/board/
+        import record
+
+    return record.build_fixture(lines, command)
+
+
+def fixture_name(target_info):
+    """<chip>-<mpy arch>.json for what a target said about itself."""
+    try:
+        from board import fixture_file
+    except ImportError:  # the layout before tools/board/
+        import fixture_file
+
+    return fixture_file.file_name(target_info)
+
+
+def write_fixture(path, fixture):
+    """Write a fixture file (one case per line); False when only its date would change."""
+    try:
+        from board import fixture_file
+    except ImportError:  # the layout before tools/board/
+        import fixture_file
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return fixture_file.write(path, fixture)
+
+
+def package_files(src=PACKAGE):
+    """The package's files relative to src: sources (*.py) and model files (*.bin)."""
+    src = Path(src)
+    return sorted(p.relative_to(src) for p in src.rglob("*") if p.suffix in (".py", ".bin"))
