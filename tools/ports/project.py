@@ -1,15 +1,16 @@
 """Everything tools/ports/ takes from the rest of the project, in one place.
 
 Paths of the package, the device scripts and the fixtures, and the few functions of
-other tools/ modules that are used (record.py's fixture builder, fixture_file.py's
-file names, tinylm's held-out examples, the host tool finder of boards.py), found in
-tools/board/ (tools/ as the import root) or, in the older layout, in tools/ itself.
-When those files move, this is the only file to change.
+other tools/ modules that are used (board/target.py's joining of device scripts,
+board/record.py's fixture builder, board/fixture_file.py's file names, tinylm's held-out
+examples, the host tool finder of board/boards.py). When those move, this is the only
+file to change.
 """
 
 import os
-import sys
 from pathlib import Path
+
+from board import boards, fixture_file, record, target
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools"
@@ -18,33 +19,25 @@ PACKAGE = FIRMWARE / "attention"
 DEVICE = TOOLS / "device"  # scripts that run on a target
 FIXTURES = ROOT / "host_tests" / "fixtures"
 REFERENCE_FIXTURE = FIXTURES / "linux-x64.json"
-EVAL_SEED = 2025  # tools/eval_model.py's held-out examples
-
-if str(TOOLS) not in sys.path:
-    sys.path.insert(1, str(TOOLS))
+EVAL_SEED = 2025  # tools/report/eval_model.py's held-out examples
 
 
 def tool(name):
     """A host program (mpremote, micropython): next to this Python first, then on PATH."""
-    try:
-        from board import boards
-    except ImportError:  # the layout before tools/board/
-        import boards
-
     return boards.tool(name)
 
 
 def device_script(*names, head=""):
-    """The text of tools/device/<name> for each name, in order, after head: one script,
-    as tools/target.py's --with bundles them."""
+    """One script: head, then tools/device/<name> for each name with the helpers its
+    `# with:` line names, in the order board/target.py joins them."""
     parts = [head] if head else []
-    for name in names:
+    for name in target.order(names):
         parts.append((DEVICE / name).read_text())
     return "\n".join(parts) + "\n"
 
 
 def fuzz_script(seed, calls):
-    """tools/device/fuzz.py with its settings in front, as tools/fuzz.py sends it."""
+    """tools/device/fuzz.py (and its plans) with its settings in front, as quality/fuzz.py sends it."""
     return device_script("fuzz.py", head="SEED = %d; CALLS = %d; VERBOSE = False" % (seed, calls))
 
 
@@ -56,32 +49,17 @@ def eval_examples(count):
 
 
 def build_fixture(lines, command):
-    """A fixture (dict) from the JSON lines cases.py printed, as tools/record.py makes it."""
-    try:
-        from board import record
-    except ImportError:  # the layout before tools/board/
-        import record
-
+    """A fixture (dict) from the JSON lines cases.py printed, as board/record.py makes it."""
     return record.build_fixture(lines, command)
 
 
 def fixture_name(target_info):
     """<chip>-<mpy arch>.json for what a target said about itself."""
-    try:
-        from board import fixture_file
-    except ImportError:  # the layout before tools/board/
-        import fixture_file
-
     return fixture_file.file_name(target_info)
 
 
 def write_fixture(path, fixture):
     """Write a fixture file (one case per line); False when only its date would change."""
-    try:
-        from board import fixture_file
-    except ImportError:  # the layout before tools/board/
-        import fixture_file
-
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return fixture_file.write(path, fixture)
 
