@@ -62,6 +62,9 @@ def test_arguments_are_read():
     args = ports.parse_args(["--parts", "cases, heap", "--only", "qemu-rv32", "--record"])
     assert args.parts == ["cases", "heap"] and args.only == ["qemu-rv32"] and args.record
     assert ports.parse_args([]).parts == list(parts.PARTS)
+    args = ports.parse_args(["--fuzz-seeds", "5,70000"])
+    assert ports.Context(args, "out").fuzz_seeds == [5, 70000]
+    assert ports.Context(ports.parse_args([]), "out").fuzz_seeds == list(parts.FUZZ_SEEDS)
 
 
 def test_a_folder_that_is_not_a_source_tree_is_named(tmp_path):

@@ -43,7 +43,7 @@ class Context:
         self.out = Path(out)
         self.link = args.link
         self.scale = args.timeout_scale
-        self.fuzz_seeds = parts.FUZZ_SEEDS
+        self.fuzz_seeds = [int(s) for s in args.fuzz_seeds.split(",")]
         self.fuzz_calls = args.fuzz_calls
         self.examples = project.eval_examples(args.eval_count)
         self.reference = parts.load_reference()
@@ -205,6 +205,11 @@ def parse_args(argv=None):
     parser.add_argument("--record", action="store_true", help="write fixtures of the cases")
     parser.add_argument("--fixtures", default=str(project.FIXTURES))
     parser.add_argument("--fuzz-calls", type=int, default=parts.FUZZ_CALLS)
+    parser.add_argument(
+        "--fuzz-seeds",
+        default=",".join(map(str, parts.FUZZ_SEEDS)),
+        help="comma-separated seeds of the fuzzer (make fuzz SEED= replays one)",
+    )
     parser.add_argument("--eval-count", type=int, default=parts.EVAL_COUNT)
     parser.add_argument("--timeout-scale", type=float, default=1.0)
     parser.add_argument("--verbose", action="store_true", help="a line per script run")
