@@ -53,9 +53,9 @@ def build_fixture(lines, command):
     return record.build_fixture(lines, command)
 
 
-def fixture_name(target_info):
-    """<chip>-<mpy arch>.json for what a target said about itself."""
-    return fixture_file.file_name(target_info)
+def fixture_name(target_info, built):
+    """The fixture's file name for what a target said about itself and how it was built."""
+    return fixture_file.file_name(target_info, built)
 
 
 def write_fixture(path, fixture):

@@ -147,12 +147,7 @@ def record(ctx, target, info, tree_version, fixtures):
 def fixture_file_name(target, target_info, info):
     """<chip>-<arch>[-<variant>]-heap-<range>.json: what the target reported, the build
     variant when two builds report the same, and the heap's address range."""
-    stem = Path(project.fixture_name(target_info)).stem
-    return "%s%s-heap-%s.json" % (
-        stem,
-        "-" + target.variant if target.variant else "",
-        info["range"],
-    )
+    return project.fixture_name(target_info, {"variant": target.variant, "heap": info["range"]})
 
 
 def ctx_fixture(lines, target, info, tree_version):
@@ -165,6 +160,8 @@ def ctx_fixture(lines, target, info, tree_version):
         "qemu_machine": target.machine or None,
         "qemu": qemu_version(target) if target.qemu else None,
         "heap_range": targets.RANGE_TEXT[info["range"]],
+        "heap": info["range"],
+        "variant": target.variant,
         "heap_address": "0x%08x" % info["address"],
         "heap_bytes": info["heap"],
     }
