@@ -8,6 +8,8 @@
 # a block per started 4 KiB, two per folder and two for the superblock, as littlefs does
 # roughly. Then it serves commands from stdin, one per frame:
 #     b"exec <n>\n" or b"single <n>\n", followed by <n> bytes of source code.
+#     b"file <n>\n" followed by a path of <n> bytes: that file runs, if it exists
+#     (boot.py and main.py at start-up, as pyexec_file_if_exists runs them).
 # For each command it writes to stdout: b"\x06" (started), the program's own output
 # (streamed as it is printed), b"\x04", the traceback if any, b"\x04".
 # All commands share one globals dict, like the REPL of a board.
@@ -30,11 +32,23 @@ class _BoardFs:
 
     def __init__(self, root, flash_bytes):
         self._fs = vfs.VfsPosix(root)
+        self._root = root.rstrip("/")
+        self._plain = vfs.VfsPosix()  # no root: host paths as they are
         self._blocks = flash_bytes // _BLOCK
         for name in ("mount", "umount", "open", "chdir", "getcwd", "mkdir", "remove"):
             setattr(self, name, getattr(self._fs, name))
-        for name in ("rename", "rmdir", "stat"):
+        for name in ("rmdir", "stat"):
             setattr(self, name, getattr(self._fs, name))
+
+    def rename(self, old, new):
+        # VfsPosix with a root builds both paths in one buffer, so the first is lost.
+        self._plain.rename(self._host(old), self._host(new))
+
+    def _host(self, path):
+        if path.startswith("/"):
+            return self._root + path
+        cwd = self._fs.getcwd()
+        return self._root + cwd.rstrip("/") + "/" + path
 
     def __repr__(self):
         return "<VfsPosix>"
@@ -90,10 +104,22 @@ def _format(exc):
     return "\n".join(line for line in s.getvalue().split("\n") if _me not in line)
 
 
+def _source(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""  # no such file: nothing runs
+
+
 def _run(mode, src):
     try:
         _out.write("\x06")
-        exec(compile(src, "<stdin>", mode), _globals)
+        if mode == "file":
+            name, src, mode = src, _source(src), "exec"
+        else:
+            name = "<stdin>"
+        exec(compile(src, name, mode), _globals)
         return ""
     except SystemExit:
         raise
