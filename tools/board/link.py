@@ -119,10 +119,11 @@ def start(args, env=None, new_session=True):
     )
 
 
-def communicate(proc, seconds, echo):
+def communicate(proc, seconds, echo, echo_err=False):
     """Wait for proc (seconds, None: no limit); (stdout, stderr) as text. With echo, its
-    stdout reaches ours as it comes. Raises subprocess.TimeoutExpired (proc stopped) and
-    KeyboardInterrupt (proc stopped) like subprocess.run."""
+    stdout reaches ours as it comes (with echo_err its stderr ours too). Raises
+    subprocess.TimeoutExpired (proc stopped) and KeyboardInterrupt (proc stopped) like
+    subprocess.run."""
     chunks = {proc.stdout: [], proc.stderr: []}
 
     def pump(pipe):
@@ -134,6 +135,9 @@ def communicate(proc, seconds, echo):
             if echo and pipe is proc.stdout:
                 sys.stdout.buffer.write(data)
                 sys.stdout.flush()
+            elif echo_err and pipe is proc.stderr:
+                sys.stderr.buffer.write(data)
+                sys.stderr.flush()
 
     readers = [threading.Thread(target=pump, args=(p,), daemon=True) for p in chunks]
     for reader in readers:

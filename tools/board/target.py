@@ -193,7 +193,7 @@ def run_on_unix(script, capture, timeout, env):
         args = [micropython, *heap_args(), script]
     proc = link.start(args, env=base, new_session=False)
     try:
-        out, err = link.communicate(proc, timeout, echo=not capture)
+        out, err = link.communicate(proc, timeout, echo=not capture, echo_err=not capture)
     except KeyboardInterrupt:
         raise link.interrupted(("the script on the unix port", "")) from None
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
@@ -215,9 +215,11 @@ def run_on_board(script, port, capture, timeout):
 
 
 def out_of_heap(text):
-    """Whether the run ended on a MemoryError (the target's heap, not a kernel)."""
+    """Whether the run ended on the target's heap running out: a MemoryError, or a model
+    file refused for the RAM it needs (not a kernel's fault)."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return bool(lines) and lines[-1].startswith("MemoryError")
+    last = lines[-1] if lines else ""
+    return last.startswith("MemoryError") or re.search(r"needs \d+ bytes of RAM", last) is not None
 
 
 def main():
@@ -227,7 +229,6 @@ def main():
     parser.add_argument("--with", dest="helpers", action="append", default=[])
     args = parser.parse_args()
     done = run(args.helpers + [args.script], args.port)
-    sys.stderr.write(done.stderr)
     if done.returncode:  # a clear last line, below whatever the script printed
         where = "the board at " + args.port if args.port else "the unix port"
         if out_of_heap(done.stdout + done.stderr):

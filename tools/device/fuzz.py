@@ -104,6 +104,10 @@ def construct(rng, index, seed, verbose):
         obj = ctor(*args)
     except REFUSED:
         return None
+    except MemoryError as e:  # the heap, for right arguments; wrong ones must be refused first
+        if refuse:
+            fail(seed, index, label, "raised %r, but %s" % (e, refuse))
+        raise
     except Exception as e:  # noqa: BLE001  (any other exception is what is looked for)
         fail(seed, index, label, "raised %r" % e)
     after = guard()
@@ -270,6 +274,10 @@ def invoke(rng, subjects, index, seed, verbose, plan=None):
         returned = True
     except REFUSED:
         returned = False
+    except MemoryError as e:  # the heap, for right arguments; wrong ones must be refused first
+        if call.refuse and (s is None or not s.tampered):
+            fail(seed, index, label, "raised %r, but %s" % (e, call.refuse))
+        raise
     except Exception as e:  # noqa: BLE001
         if s is None or not s.tampered:  # else any exception: the object was broken by hand
             fail(seed, index, label, "raised %r" % e)
@@ -366,9 +374,16 @@ def main():
     seed, calls, verbose = settings()
     rng = Rng(seed)
     subjects = []
+    skipped = 0
     try:
         for index in range(calls):
-            step(rng, subjects, index, seed, verbose)
+            try:
+                step(rng, subjects, index, seed, verbose)
+            except MemoryError:  # the target's heap, building, making or checking a call
+                skipped += 1
+                if verbose:
+                    print("call %d: skipped, the heap ran out" % index)
+                gc.collect()
             if index % GC_EVERY == 0:
                 gc.collect()
                 check_weights(seed, index)
@@ -376,6 +391,12 @@ def main():
     except Failure:
         raise SystemExit(1)
     gc.collect()
+    if skipped:
+        print(
+            "fuzz: %d of %d steps skipped: the heap ran out building, making or checking them "
+            "(the target's heap is %d KB; a call's buffers, with the copies that check them, "
+            "take up to about 120 KB)" % (skipped, calls, (gc.mem_free() + gc.mem_alloc()) // 1024)
+        )
     print("fuzz: %d calls, seed %d, ok" % (calls, seed))
 
 

@@ -43,3 +43,12 @@ def skip_line(what, need, detail=""):
 def room_for(need, reserve=2048):
     """Whether need bytes (and a little more for the case's small objects) are free."""
     return need + reserve <= heap_free()
+
+
+def ran_out_line(what, free_before):
+    """The line for a case that ran out of heap (MemoryError) part way."""
+    return "skipped %s: ran out of heap, needs more than the %s free when it began (of %s)" % (
+        what,
+        kb(free_before),
+        kb(heap_total()),
+    )
