@@ -294,7 +294,10 @@ def main(argv=None):
             deploy(args.port, args.board, args.form, args.force)
     except (DeployError, boards.BoardError, link.BoardFailure) as exc:
         print("%s: error: %s" % (name, exc), file=sys.stderr)
-        return 1
+        return 130 if isinstance(exc, link.Interrupted) else 1
+    except KeyboardInterrupt:  # before or between the board commands: nothing half done
+        print("%s: interrupted (Ctrl-C); %s on the board is as it was" % (name, LIVE), file=sys.stderr)
+        return 130
     return 0
 
 

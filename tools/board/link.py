@@ -192,14 +192,16 @@ def stop(proc):
             proc.wait()
 
 
-def probe(port, seconds=None):
+def probe(port, seconds=None, soft_reset=True):
     """What the board runs (board_check.parse of its answer to QUERY), after checking the
-    port; a board that does not answer Ctrl-C within seconds is a BoardFailure."""
+    port; a board that does not answer Ctrl-C within seconds is a BoardFailure. Without
+    soft_reset the board keeps its state (mpremote's resume)."""
     check_port(port)
     seconds = timeout(PROBE_SECONDS) if seconds is None else seconds
     start = time.monotonic()
+    commands = ([] if soft_reset else ["resume"]) + ["exec", board_check.QUERY]
     try:
-        done = run(port, ["exec", board_check.QUERY], seconds, ("connecting", ""))
+        done = run(port, commands, seconds, ("connecting", ""))
     except BoardFailure as failure:
         if "no answer from" in str(failure) and time.monotonic() - start >= seconds:
             raise no_prompt(port) from None  # mpremote waits forever for the raw REPL

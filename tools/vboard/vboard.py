@@ -2,7 +2,7 @@
 """A virtual MicroPython board on a pseudo-terminal, for mpremote and other serial tools.
 
 Usage: python tools/vboard/vboard.py [--root DIR] [--heap 110K] [--micropython PATH]
-                                     [--flash-bytes N] [--unplug-after N]
+                                     [--flash-bytes N] [--unplug-after N] [--stall-after N]
 
 The first line printed on stdout is the device path (e.g. /dev/pts/5); then the board
 serves until SIGTERM or SIGINT.  Try: mpremote connect /dev/pts/5 exec "print(1+1)".
@@ -19,6 +19,8 @@ in --root and stay there across restarts of the board on the same folder (withou
 mid-command: SIGUSR1, or --unplug-after N (once N bytes came from the client), stops
 the interpreter where it is and closes the pty, so the port vanishes; the board exits
 with status 3 and a new one started on the same --root is the board plugged in again.
+A wedged board, to rehearse a command that gets no answer: --stall-after N stops reading
+and answering once N bytes came in (the port stays open).
 
 Protocol spoken on the pty (as in MicroPython's shared/runtime/pyexec.c):
 
@@ -123,7 +125,14 @@ class Unplugged(Exception):
 
 class VBoard:
     def __init__(
-        self, master, micropython, root, flash_bytes=FLASH_BYTES, heap=HEAP, unplug_after=None
+        self,
+        master,
+        micropython,
+        root,
+        flash_bytes=FLASH_BYTES,
+        heap=HEAP,
+        unplug_after=None,
+        stall_after=None,
     ):
         self.master = master
         self.micropython = micropython
@@ -131,6 +140,8 @@ class VBoard:
         self.flash_bytes = flash_bytes
         self.heap = heap
         self.unplug_after = unplug_after  # bytes from the client before the cable is pulled
+        self.stall_after = stall_after  # bytes from the client before the board wedges
+        self.stalled = False
         self.received = 0
         self.banner = query_banner(micropython)
         self.mode = "friendly"  # friendly, paste, raw or raw-paste: what the next byte means
@@ -264,12 +275,16 @@ class VBoard:
             self.send(self.banner + b">>> " if banner else b">>> ")
 
     def feed(self, data):
-        if self.unplug_after is not None:
-            left = self.unplug_after - self.received
-            if len(data) >= left:
-                self.received += left
-                self.feed_bytes(data[:left])
-                raise Unplugged
+        for limit, what in ((self.unplug_after, "unplug"), (self.stall_after, "stall")):
+            if limit is not None and len(data) >= limit - self.received:
+                data = data[: limit - self.received]
+                self.received += len(data)
+                self.feed_bytes(data)
+                if what == "unplug":
+                    raise Unplugged
+                self.stalled = True
+                print("vboard: stalled", file=sys.stderr, flush=True)
+                return
         self.received += len(data)
         self.feed_bytes(data)
 
@@ -430,6 +445,9 @@ class VBoard:
 
     def serve(self):
         while True:
+            if self.stalled:  # wedged: nothing read, nothing answered, the port still there
+                select.select([], [], [], 3600)
+                continue
             if not self.busy and self.pending:
                 data, self.pending = self.pending, bytearray()
                 self.feed_bytes(data)
@@ -466,6 +484,9 @@ def main(argv=None):
     parser.add_argument(
         "--unplug-after", type=int, help="pull the cable once this many bytes came in"
     )
+    parser.add_argument(
+        "--stall-after", type=int, help="stop answering once this many bytes came in"
+    )
     args = parser.parse_args(argv)
     micropython = find_micropython(args.micropython)
     root = os.path.abspath(args.root or tempfile.mkdtemp(prefix="vboard-"))
@@ -486,7 +507,13 @@ def main(argv=None):
     board = None
     try:
         board = VBoard(
-            master, micropython, root, args.flash_bytes, args.heap or None, args.unplug_after
+            master,
+            micropython,
+            root,
+            args.flash_bytes,
+            args.heap or None,
+            args.unplug_after,
+            args.stall_after,
         )
         # Our slave fd stays open so the pty lives on between client connections.
         print(os.ttyname(slave), flush=True)
