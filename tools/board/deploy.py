@@ -296,7 +296,10 @@ def main(argv=None):
         print("%s: error: %s" % (name, exc), file=sys.stderr)
         return 130 if isinstance(exc, link.Interrupted) else 1
     except KeyboardInterrupt:  # before or between the board commands: nothing half done
-        print("%s: interrupted (Ctrl-C); %s on the board is as it was" % (name, LIVE), file=sys.stderr)
+        print(
+            "%s: interrupted (Ctrl-C); %s on the board is as it was" % (name, LIVE),
+            file=sys.stderr,
+        )
         return 130
     return 0
 
