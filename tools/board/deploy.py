@@ -119,22 +119,29 @@ class Inventory:
         return said
 
 
-def choose_package(device, board_name, form, out):
+def refusal(port, found):
+    return "refusing to deploy to %s (nothing on the board changed):\n%s" % (
+        port,
+        "\n".join(found),
+    )
+
+
+def choose_package(port, device, board_name, form, out):
     """(folder of the files to install, words for them): compiled or the sources."""
     if board_name is not None:
         found = board_check.problems(device, board_name)  # the arch, before compiling
         if found:
-            raise DeployError("\n".join(found))
+            raise DeployError(refusal(port, found))
         arch = boards.load(board_name)["mpy_arch"]
         package = compile_for(arch)
         header = board_check.mpy_header(package / "_kernels.mpy")
         found = board_check.problems(device, board_name, mpy_files=header[:2])
         if found:
-            raise DeployError("\n".join(found))
+            raise DeployError(refusal(port, found))
         return package, "the %s .mpy files (%s)" % (board_name, arch)
     found = board_check.problems(device)
     if found:
-        raise DeployError("\n".join(found))
+        raise DeployError(refusal(port, found))
     arch = board_check.arch(device["mpy"])
     if form == "py":
         return boards.SRC, "the .py sources"
@@ -184,7 +191,7 @@ def deploy(port, board_name=None, form=None, force=False, out=sys.stdout):
     if board_name is not None:
         boards.load(board_name)  # an unknown name fails here, before the board is asked
     device = link.probe(port)
-    package, what = choose_package(device, board_name, form, out)
+    package, what = choose_package(port, device, board_name, form, out)
     files = local_files(package)
     want = {name: sha256(path) for name, path in files.items()}
     new_version = boards.version(package) if (package / "__init__.py").exists() else None

@@ -14,8 +14,8 @@ command has a timeout (TIMEOUT=seconds changes it).
 
 A script is compiled on the host with mpy-cross before it runs (for the target's
 architecture when it holds viper code), so a board spends its heap on what the script
-does, not on compiling it: on a board the .mpy is copied to /_tool.mpy, imported and
-removed; on the unix port it runs with -m. Where the target loads another .mpy version
+does, not on compiling it: on a board the .mpy is copied to /_tool.mpy, then imported
+after a soft reset (a whole heap) and removed; on the unix port it runs with -m. Where the target loads another .mpy version
 than this mpy-cross writes, the source goes as it is.
 
 Device scripts are single files on the board. A script that stands on helper files of
@@ -42,6 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DEVICE = os.path.join(ROOT, "tools", "device")
 FIRMWARE = os.path.join(ROOT, "firmware")
 WITH = "# with:"  # the line in which a device file names the helpers it stands on
+FIRST = "# first:"  # the line naming modules to import before the script is loaded
 ON_BOARD = "/_tool.mpy"  # where a compiled script waits on a board while it runs
 BOARD_SECONDS = 1800  # a script on a board: the longest (fuzz, bench) take minutes
 # In front of every script: an imported script still runs as the main one, and its own
@@ -82,6 +83,17 @@ def unix_mpy(micropython):
         ).stdout
         _ARCH_CACHE[micropython] = int(out.split()[-1])
     return _ARCH_CACHE[micropython]
+
+
+def first_imports(script, indent=""):
+    """Import statements for the modules a script names in its `# first:` line: imported
+    before the script itself is loaded, they sit low on a whole heap, and the space above
+    stays in one piece for what the script allocates (a model's weights)."""
+    with open(script) as f:
+        for line in f:
+            if line.startswith(FIRST):
+                return "".join("import %s\n%s" % (m, indent) for m in line[len(FIRST) :].split())
+    return ""
 
 
 def needs_arch(path):
@@ -188,7 +200,8 @@ def run_on_unix(script, capture, timeout, env):
     path = env["MICROPYPATH"] if env and "MICROPYPATH" in env else package_path(micropython)
     base["MICROPYPATH"] = os.path.dirname(mpy or script) + os.pathsep + path
     if mpy:
-        args = [micropython, *heap_args(), "-m", os.path.splitext(os.path.basename(script))[0]]
+        name = os.path.splitext(os.path.basename(script))[0]
+        args = [micropython, *heap_args(), "-c", first_imports(script) + "import " + name]
     else:
         args = [micropython, *heap_args(), script]
     proc = link.start(args, env=base, new_session=False)
@@ -208,10 +221,19 @@ def run_on_board(script, port, capture, timeout):
         return link.run(port, ["run", script], seconds, what, capture)
     name = os.path.splitext(ON_BOARD[1:])[0]
     code = (
-        "import sys\nsys.path.insert(0, '/')\ntry:\n    import %s\nfinally:\n"
-        "    import os\n    os.remove(%r)\n" % (name, ON_BOARD)
+        "import sys\nsys.path.insert(0, '/')\ntry:\n    %simport %s\nfinally:\n"
+        "    import os\n    os.remove(%r)\n" % (first_imports(script, "    "), name, ON_BOARD)
     )
-    return link.run(port, ["cp", mpy, ":" + ON_BOARD, "+", "exec", code], seconds, what, capture)
+    # Two connections: mpremote soft-resets the board as the second begins, so the script
+    # starts on a whole heap, not on one the copy left in pieces.
+    size = os.path.getsize(mpy)
+    done = link.run(port, ["cp", mpy, ":" + ON_BOARD], link.copy_timeout(size), ("the copy", ""))
+    if done.returncode:
+        raise link.BoardFailure(
+            "could not copy the script to %s on the board: %s"
+            % (ON_BOARD, (done.stdout + done.stderr).strip()[-200:])
+        )
+    return link.run(port, ["exec", code], seconds, what, capture)
 
 
 def out_of_heap(text):
@@ -231,7 +253,7 @@ def main():
     done = run(args.helpers + [args.script], args.port)
     if done.returncode:  # a clear last line, below whatever the script printed
         where = "the board at " + args.port if args.port else "the unix port"
-        if out_of_heap(done.stdout + done.stderr):
+        if out_of_heap((done.stdout or "") + (done.stderr or "")):
             print(
                 "%s: the heap of %s ran out (MemoryError), a limit of the target and not a "
                 "wrong result; see the lines above for what needed it" % (args.script, where),

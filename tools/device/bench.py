@@ -294,40 +294,76 @@ def speed_row(att, data, kind, extra, head_dim, n, name, failures):
 
 
 def method_calls(att, data):
-    """(name, call) for every public method: head_dim 64, 64 rows, realistic arguments.
+    """[(names, build)] for every public method: head_dim 64, 64 rows, realistic arguments;
+    build() makes the objects of its group and returns its calls, in the order of names.
 
-    A generator: the objects are made just before their calls are measured and dropped
-    after, so the heap holds a few of them at a time."""
+    The heap table makes one group's objects at a time and drops them before the next,
+    so the heap holds a few of them at a time."""
     query, keys, values = data
     scores, output = int32s(64), int32s(64)
-    micro, exp2 = att.MicroAttention(64, 1), att.MicroAttention(64, 1, "exp2")
-    yield "MicroAttention.compute_scores", lambda: micro.compute_scores(query, keys, scores, 64)
-    yield "MicroAttention.apply_causal_mask", lambda: micro.apply_causal_mask(scores, 31, 64)
-    yield "MicroAttention.softmax_fixed", lambda: micro.softmax_fixed(scores, 64)
-    yield "MicroAttention.softmax", lambda: micro.softmax(scores, 64)
-    yield "MicroAttention.softmax (exp2)", lambda: exp2.softmax(scores, 64)
-    yield "MicroAttention.weighted_sum", lambda: micro.weighted_sum(scores, values, output, 64)
-    micro, exp2 = att.MicroAttention(64, 4), None
-    yield (
-        "MicroAttention.forward (4 heads, pos)",
-        lambda: micro.forward(query, keys, values, output, 64, 40),
-    )
-    micro = None
-    linear, stream = att.LinearAttention(64), att.LinearAttention(64)
-    linear.forward(query, keys, values, output, 64)  # a state for attend()
-    yield "LinearAttention.forward", lambda: linear.forward(query, keys, values, output, 64)
-    yield "LinearAttention.attend", lambda: linear.attend(query, output)
-    yield "LinearAttention.update", lambda: stream.update(keys, values, 64)
-    yield "LinearAttention.reset", lambda: stream.reset()
-    yield "LinearAttention.feature_map", lambda: linear.feature_map(-5)
-    linear = stream = None
-    window = att.SlidingWindowAttention(32, 64)
-    yield "SlidingWindowAttention.forward", lambda: window.forward(query, keys, values, 64, output)
-    window = None
-    if hasattr(att, "KVCache"):
+
+    def micro():
+        micro, exp2 = att.MicroAttention(64, 1), att.MicroAttention(64, 1, "exp2")
+        return [
+            lambda: micro.compute_scores(query, keys, scores, 64),
+            lambda: micro.apply_causal_mask(scores, 31, 64),
+            lambda: micro.softmax_fixed(scores, 64),
+            lambda: micro.softmax(scores, 64),
+            lambda: exp2.softmax(scores, 64),
+            lambda: micro.weighted_sum(scores, values, output, 64),
+        ]
+
+    def heads():
+        heads = att.MicroAttention(64, 4)
+        return [lambda: heads.forward(query, keys, values, output, 64, 40)]
+
+    def linear():
+        linear, stream = att.LinearAttention(64), att.LinearAttention(64)
+        linear.forward(query, keys, values, output, 64)  # a state for attend()
+        return [
+            lambda: linear.forward(query, keys, values, output, 64),
+            lambda: linear.attend(query, output),
+            lambda: stream.update(keys, values, 64),
+            lambda: stream.reset(),
+            lambda: linear.feature_map(-5),
+        ]
+
+    def window():
+        window = att.SlidingWindowAttention(32, 64)
+        return [lambda: window.forward(query, keys, values, 64, output)]
+
+    def cache():
         cache = att.KVCache(64, 64, True)
-        yield "KVCache.append (ring)", lambda: cache.append(query, query)
-        yield "KVCache.clear", lambda: cache.clear()
+        return [lambda: cache.append(query, query), lambda: cache.clear()]
+
+    groups = [
+        (
+            (
+                "MicroAttention.compute_scores",
+                "MicroAttention.apply_causal_mask",
+                "MicroAttention.softmax_fixed",
+                "MicroAttention.softmax",
+                "MicroAttention.softmax (exp2)",
+                "MicroAttention.weighted_sum",
+            ),
+            micro,
+        ),
+        (("MicroAttention.forward (4 heads, pos)",), heads),
+        (
+            (
+                "LinearAttention.forward",
+                "LinearAttention.attend",
+                "LinearAttention.update",
+                "LinearAttention.reset",
+                "LinearAttention.feature_map",
+            ),
+            linear,
+        ),
+        (("SlidingWindowAttention.forward",), window),
+    ]
+    if hasattr(att, "KVCache"):
+        groups.append((("KVCache.append (ring)", "KVCache.clear"), cache))
+    return groups
 
 
 def public_methods(att):
@@ -350,14 +386,26 @@ def heap_rows(att, data):
         "yes" if runs_locked(empty) else "NO",
     )
     sampled = []
-    for name, call in method_calls(att, data):
-        sampled.append(name.split(" ")[0])
-        if name.split(" ")[0] not in present:
-            yield name, "absent", ""
-        else:
-            yield name, per_call(heap_per_call(call)), "yes" if runs_locked(call) else "NO"
-        call = None
+    for names, build in method_calls(att, data):
+        sampled += [name.split(" ")[0] for name in names]
         gc.collect()
+        try:
+            calls = build()
+        except MemoryError:  # the objects of this group do not fit: say so, go on
+            calls = None
+            gc.collect()
+        for i, name in enumerate(names):
+            if name.split(" ")[0] not in present:
+                yield name, "absent", ""
+            elif calls is None:
+                yield name, "no heap", "for its object: %s" % heap_words()  # noqa: F821
+            else:
+                yield (
+                    name,
+                    per_call(heap_per_call(calls[i])),
+                    "yes" if runs_locked(calls[i]) else "NO",
+                )
+        calls = None
     for name in present:
         if name not in sampled:
             yield name, "no sample call", ""
@@ -544,7 +592,10 @@ def main():
         ("KVCache(64, 64)", lambda: att.KVCache(64, 64)),
     ):
         if hasattr(att, label.split("(")[0]):
-            kept.append((label, str(kept_bytes(make))))
+            try:
+                kept.append((label, str(kept_bytes(make))))
+            except MemoryError:  # the object does not fit: say so, go on
+                kept.append((label, "no heap: %s" % heap_words()))  # noqa: F821
     table(("what", "bytes"), kept, "lr")
     if failures:
         print("FAIL: outputs differ from plain Python for " + ", ".join(failures))

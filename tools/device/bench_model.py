@@ -11,6 +11,8 @@ against them, so a 110 KB board holds each in turn. Where the heap cannot hold t
 are skipped with one line.
 """
 
+# first: attention.decoder
+
 # with: plain_model.py heap.py
 
 import gc
@@ -21,6 +23,7 @@ import time
 from array import array
 
 import micropython
+
 from attention.decoder import Decoder, shipped
 
 TOKENS = "abcdefgh|hgfedcba"  # one full example: 17 steps

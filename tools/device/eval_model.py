@@ -6,6 +6,8 @@ more heap than the model on a board). Prints `target: ...`, one `wrong: prompt -
 line per mistake and, last, `int8 N of M correct, T tokens in U us`.
 """
 
+# first: attention.decoder
+
 import os
 import sys
 import time

@@ -47,8 +47,11 @@ def room_for(need, reserve=2048):
 
 def ran_out_line(what, free_before):
     """The line for a case that ran out of heap (MemoryError) part way."""
-    return "skipped %s: ran out of heap, needs more than the %s free when it began (of %s)" % (
-        what,
-        kb(free_before),
-        kb(heap_total()),
+    return (
+        "skipped %s: ran out of heap part way, needs more than the %s free when it began; %s"
+        % (
+            what,
+            kb(free_before),
+            "the target has %s" % heap_words(),
+        )
     )

@@ -7,9 +7,10 @@ Usage: python tools/vboard/vboard.py [--root DIR] [--heap 110K] [--micropython P
 The first line printed on stdout is the device path (e.g. /dev/pts/5); then the board
 serves until SIGTERM or SIGINT.  Try: mpremote connect /dev/pts/5 exec "print(1+1)".
 
-As tight as an ESP32 without PSRAM: the interpreter gets a heap of --heap bytes (110K by
-default, what ESP32_GENERIC gives a program; MicroPython's -X heapsize), and on 64-bit
-Linux every object is larger than on the ESP32, so a program that fits here fits there.
+As tight as an ESP32 without PSRAM: a program finds the heap free that it would find on a
+board with a heap of --heap bytes (110K by default, what ESP32_GENERIC has; MicroPython's
+-X heapsize, plus the few KB the agent keeps for itself), and on 64-bit Linux every object
+is larger than on the ESP32, so a program that fits here fits there.
 At power-up and at every soft reboot it runs /boot.py, then /main.py when the REPL is the
 friendly one (a soft reboot from the raw REPL runs boot.py only), as a board does; a
 Ctrl-C arriving meanwhile interrupts them, and a main.py that catches KeyboardInterrupt
@@ -89,6 +90,15 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 PASTE_WINDOW = 256  # raw-paste flow-control window, in bytes
 FLASH_BYTES = 2 * 1024 * 1024  # the filesystem partition of ESP32_GENERIC
 HEAP = "110K"  # the heap ESP32_GENERIC (no PSRAM) leaves a program, as -X heapsize takes it
+AGENT_BYTES = 5 * 1024  # what vboard_agent.py keeps of the heap beyond the bare interpreter
+
+
+def heap_bytes(text):
+    """-X heapsize's value (110K, 2M, 4096) in bytes."""
+    scale = {"K": 1024, "M": 1024 * 1024}.get(text[-1:].upper(), 1)
+    return int(text[:-1] if scale > 1 else text) * scale
+
+
 UNPLUGGED = 3  # exit status after an unplug
 OUT_LIMIT = 65536  # bytes queued for the pty before the program output is paused
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E, ESC = 1, 2, 3, 4, 5, 27
@@ -166,7 +176,9 @@ class VBoard:
     # --- the micropython child process ---
 
     def spawn(self):
-        heap = ["-X", "heapsize=" + self.heap] if self.heap else []
+        # The agent's own objects come on top: a program finds the heap free that it
+        # would find on a board of that heap.
+        heap = ["-X", "heapsize=%d" % (heap_bytes(self.heap) + AGENT_BYTES)] if self.heap else []
         self.child = subprocess.Popen(
             [self.micropython, *heap, AGENT, self.root, str(self.flash_bytes)],
             stdin=subprocess.PIPE,
