@@ -11,4 +11,4 @@ from .window import SlidingWindowAttention
 # The check ran once, on import: nothing keeps its code in RAM any more.
 del sys.modules[_selfcheck.__name__], _selfcheck, sys
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
