@@ -32,7 +32,7 @@ BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
 BOARD_GIVEN := $(filter command line,$(origin BOARD))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools clean train eval
+.PHONY: help venv run test lint format bench accuracy figures heap inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools clean train eval
 
 help: ## list the targets and the variables they read
 	@echo "Targets:"
@@ -139,16 +139,21 @@ endif
 	@echo
 	$(PYTHON) tools/board/target.py bench_model.py $(if $(PORT),--port $(PORT))
 
-accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: deployed first, plot in build/accuracy-board.svg)
+accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, docs/accuracy.svg and the table of docs/api.md (PORT=: deployed first, plot in build/accuracy-board.svg)
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
 	$(PYTHON) tools/report/accuracy_figure.py $(if $(PORT),--port $(PORT) --out build/accuracy-board.svg)
 
-figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) and docs/layouts.svg
+figures: $(STAMP) ## redraw the figures and tables of docs/ from their sources: accuracy (unix port), layouts, architecture, boards
 	$(PYTHON) tools/report/accuracy_figure.py
 	$(PYTHON) tools/report/layout_figure.py
 	$(PYTHON) tools/report/architecture_figure.py
+	$(PYTHON) tools/report/doc_block.py boards
+
+heap: $(STAMP) ## the heap each board tool needs and what import attention keeps (unix port, and MICROPYTHON= too): tables of docs/boards.md
+	$(PYTHON) tools/report/import_ram.py --micropython $(BIN)/micropython $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
+	$(PYTHON) tools/report/heap_table.py --micropython $(BIN)/micropython $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
 
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
 	$(PYTHON) tools/machine_code/inspect_native.py --arch all firmware/attention/_kernels.py

@@ -229,8 +229,13 @@ def deploy(port, board_name=None, form=None, force=False, out=sys.stdout):
     size = sum(files[name].stat().st_size for name in sends)
     if sends:
         print(
-            "deploy: sending %d file(s), %.1f KB, to %s; %d unchanged, copied on the board"
-            % (len(sends), size / 1024, NEW, len(want) - len(sends)),
+            "deploy: sending %d file(s), %.1f KB, to %s%s"
+            % (
+                len(sends),
+                size / 1024,
+                NEW,
+                "; %d unchanged, copied on the board" % len(copies) if copies else "",
+            ),
             file=out,
             flush=True,
         )

@@ -197,6 +197,9 @@ def run_on_unix(script, capture, timeout, env):
     micropython = interpreter()
     mpy = compile_script(script, unix_mpy(micropython))
     base = dict(os.environ, **(env or {}))
+    # glibc's heap, not mmap, for the interpreter's heap: on a 32-bit build that keeps it
+    # below 0x80000000, where the package's buffer checks can read object headers.
+    base.setdefault("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=67108864")
     path = env["MICROPYPATH"] if env and "MICROPYPATH" in env else package_path(micropython)
     base["MICROPYPATH"] = os.path.dirname(mpy or script) + os.pathsep + path
     if mpy:
@@ -204,7 +207,7 @@ def run_on_unix(script, capture, timeout, env):
         args = [micropython, *heap_args(), "-c", first_imports(script) + "import " + name]
     else:
         args = [micropython, *heap_args(), script]
-    proc = link.start(args, env=base, new_session=False)
+    proc = link.start(args, env=base)  # its own session: Ctrl-C is for this program to report
     try:
         out, err = link.communicate(proc, timeout, echo=not capture, echo_err=not capture)
     except KeyboardInterrupt:
