@@ -191,6 +191,7 @@ def deploy(port, board_name=None, form=None, force=False, out=sys.stdout):
     if board_name is not None:
         boards.load(board_name)  # an unknown name fails here, before the board is asked
     device = link.probe(port)
+    print("deploy: %s runs %s" % (port, board_check.describe(device)), file=out, flush=True)
     package, what = choose_package(port, device, board_name, form, out)
     files = local_files(package)
     want = {name: sha256(path) for name, path in files.items()}
@@ -198,7 +199,6 @@ def deploy(port, board_name=None, form=None, force=False, out=sys.stdout):
     new_version = new_version or version.import_version(
         "__init__.mpy", (package / "__init__.mpy").read_bytes()
     )
-    print("deploy: %s runs %s" % (port, board_check.describe(device)), file=out, flush=True)
     cut = ("the deploy", "; %s on the board is as it was, or whole if the swap was done" % LIVE)
     inventory = Inventory(on_board(port, 'ACTION = "inventory"\n', ("listing", cut[1])))
     for sentence in inventory.leftovers():
@@ -249,13 +249,7 @@ def deploy(port, board_name=None, form=None, force=False, out=sys.stdout):
     result = on_board(port, "ACTION = 'swap'\nWANT = %r\n" % want, ("the swap", cut[1]))
     if result[-1:] != [("OK",)]:
         raise DeployError("the board did not swap the package in: %r" % result)
-    gone = sorted(set(inventory.files[there]) - set(want)) if there else []
-    stems = {os.path.splitext(name)[0] for name in want}
-    switched = [name for name in gone if os.path.splitext(name)[0] in stems]
-    others = [name for name in gone if name not in switched]
-    removed = ["%d %s files of modules now deployed as %s" % (len(switched),
-               os.path.splitext(switched[0])[1], (".mpy" if switched[0].endswith(".py") else ".py"))] if switched else []  # fmt: skip
-    removed += others
+    removed = gone_words(sorted(set(inventory.files[there]) - set(want)) if there else [], want)
     print(
         "deploy: done: %s on %s holds attention %s (%s): %d file(s) sent, %d unchanged%s"
         % (
@@ -269,6 +263,19 @@ def deploy(port, board_name=None, form=None, force=False, out=sys.stdout):
         ),
         file=out,
     )
+
+
+def gone_words(gone, want):
+    """What the swap removed, in words: the files of modules now in the other form counted
+    together (e.g. '15 .py files of modules now deployed as .mpy'), the rest by name."""
+    stems = {os.path.splitext(name)[0] for name in want}
+    switched = [name for name in gone if os.path.splitext(name)[0] in stems]
+    words = [name for name in gone if name not in switched]
+    if switched:
+        old = os.path.splitext(switched[0])[1]
+        new = ".mpy" if old == ".py" else ".py"
+        words.insert(0, "%d %s files of modules now deployed as %s" % (len(switched), old, new))
+    return words
 
 
 def uninstall(port, out=sys.stdout):
