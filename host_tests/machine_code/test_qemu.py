@@ -529,3 +529,57 @@ def test_functions_of_two_modules_run_in_one_job(arch, tmp_path):
     assert struct.unpack("<2i", res[1].buffers[0]) == (10, 12)
     with pytest.raises(qemu_run.QemuError, match="two modules define 'div'"):
         qemu_run.NativeCode.merge(a, a)
+
+
+SHIFTS = """
+import micropython
+@micropython.viper
+def shl(a: int, b: int) -> int:
+    return a << b
+@micropython.viper
+def sar(a: int, b: int) -> int:
+    return a >> b
+@micropython.viper
+def shr(a: uint, b: uint) -> uint:
+    return a >> b
+"""
+COUNTS = [0, 1, 7, 31, 32, 33, 40, 63, 64, 255, 256, 257]
+
+
+def _wrap(v, signed=True):
+    v &= 0xFFFFFFFF
+    return v - (v >> 31 << 32) if signed else v
+
+
+def shifted(arch, op, a, count):
+    """What a register shift gives, by the instruction sets' manuals: Xtensa (SSL/SSR set
+    SAR from the count's low 5 bits) and RISC-V (SLL/SRL/SRA use them) take the count mod
+    32; Thumb's LSLS/LSRS/ASRS (register) take its low byte, and a count of 32 to 255
+    shifts every bit out."""
+    if arch in ("xtensawin", "rv32imc"):
+        count &= 31
+    else:
+        count &= 0xFF
+    if op == "shl":
+        return _wrap(a << count) if count < 32 else 0
+    if op == "shr":
+        return (a & 0xFFFFFFFF) >> min(count, 32)
+    return _wrap(a) >> min(count, 31)
+
+
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
+def test_shift_counts_beyond_31_differ_between_archs(arch, tmp_path):
+    """Why the shim refuses a shift count outside 0..31: the ESP32s take it mod 32, the
+    ARM chips shift everything out (1 << 32 is 1 on an ESP32, 0 on an RP2040), and a
+    count of 256 is no shift on ARM."""
+    src = tmp_path / "shifts.py"
+    src.write_text(SHIFTS)
+    cases = [
+        (op, a, c) for op in ("shl", "sar", "shr") for a in (1, -8, 0x12345678) for c in COUNTS
+    ]
+    calls = [qemu_run.Call(op, [a, c]) for op, a, c in cases]
+    got = [r.ret for r in qemu_run.run(arch, qemu_run.native_code(src, arch, tmp_path), calls)]
+    expected = [shifted(arch, op, a, c) for op, a, c in cases]
+    assert got == [e if op != "shr" else _wrap(e) for e, (op, _, _) in zip(expected, cases)]
+    ones = {c: r for (op, a, c), r in zip(cases, got) if (op, a) == ("shl", 1)}
+    assert ones[32] == (1 if arch in ("xtensawin", "rv32imc") else 0)
