@@ -1,9 +1,10 @@
 # Int8 attention for MicroPython: the front door. `make help` lists every target and variable.
 #
 ## PORT=/dev/ttyUSB0    serial port of a board or virtual board (/dev/ttyACM0, /dev/cu.usbserial-*, COM3); unset: the local unix port
-## BOARD=esp32          a file in boards/ (esp32, esp32s3, esp32c3, esp32c6); given to deploy: precompiled .mpy for that chip
-## FIRMWARE=fw.bin      flash: the MicroPython image to write (checked against BOARD's chip first)
-## DRY_RUN=1            flash: check the image and print the esptool commands, run nothing
+## BOARD=esp32          a file in boards/ (esp32, esp32s3, esp32c3, esp32c6, rp2040, rp2350); given to deploy: precompiled .mpy for that chip
+## FIRMWARE=fw.bin      flash: the MicroPython image to write, .bin for an ESP32, .uf2 for an RP2040/RP2350 (checked against BOARD's chip first)
+## DRY_RUN=1            flash: check the image and print the esptool commands (RP2040/RP2350: the steps), run nothing
+## DRIVE=/media/me/RPI-RP2  flash: the RP2040/RP2350's bootloader drive to copy the .uf2 onto (default: found by its name)
 ## BAUD=115200          flash: write speed (default: the board's, 460800); lower it if writing fails
 ## FIXTURE=file.json    record: where to write (default: host_tests/fixtures/<chip>-<arch>.json)
 ## SEED=5 CALLS=20000    fuzz: the seed to replay and how many calls (VERBOSE=1 prints every call)
@@ -100,9 +101,9 @@ uninstall: $(BOARD_STAMP) ## remove /lib/attention from the board at PORT
 	@$(CHECK_PORT)
 	$(BIN)/mpremote connect $(PORT) run tools/device/uninstall.py
 
-flash: $(BOARD_STAMP) ## check FIRMWARE=file.bin for BOARD, then erase and write it at PORT (DRY_RUN=1 prints the commands)
-	$(NEED_PORT)$(if $(FIRMWARE),,$(error FIRMWARE is required, a MicroPython .bin for $(BOARD)))
-	$(PYTHON) tools/board/boards.py flash --board $(BOARD) --port $(PORT) --firmware $(FIRMWARE) $(if $(BAUD),--baud $(BAUD)) $(if $(DRY_RUN),--dry-run)
+flash: $(BOARD_STAMP) ## check FIRMWARE= for BOARD, then write it: esptool at PORT, or onto an RP2040/RP2350's USB drive (DRY_RUN=1 prints the commands)
+	$(if $(FIRMWARE),,$(error FIRMWARE is required, a MicroPython image for $(BOARD) (.bin for an ESP32, .uf2 for an RP2040/RP2350)))
+	$(PYTHON) tools/board/boards.py flash --board $(BOARD) $(if $(PORT),--port $(PORT)) --firmware $(FIRMWARE) $(if $(BAUD),--baud $(BAUD)) $(if $(DRIVE),--drive $(DRIVE)) $(if $(DRY_RUN),--dry-run)
 
 repl: $(BOARD_STAMP) ## a REPL on the board at PORT (Ctrl-] or Ctrl-x leaves it)
 	$(NEED_PORT)
@@ -149,7 +150,7 @@ figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) an
 	$(PYTHON) tools/report/layout_figure.py
 	$(PYTHON) tools/report/architecture_figure.py
 
-inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU); per token, counted
+inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin, rv32imc, armv6m and armv7emsp, static and executed (QEMU); per token, counted
 	$(PYTHON) tools/machine_code/inspect_native.py --arch all firmware/attention/_kernels.py
 	$(PYTHON) tools/report/bench.py --loops
 	@echo
@@ -173,10 +174,10 @@ endif
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C
 	@$(PYTHON) tools/vboard/vboard.py
 
-QEMU_PACKAGES := qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf
+QEMU_PACKAGES := qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf qemu-system-arm binutils-arm-none-eabi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32 code with (Debian/Ubuntu)
+qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32 and RP2040/RP2350 code with (Debian/Ubuntu)
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends $(QEMU_PACKAGES)
 
