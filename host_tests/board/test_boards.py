@@ -720,3 +720,22 @@ def test_make_flash_rp2040_dry_run_needs_no_port(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "BOOTSEL" in done.stdout and "esptool " not in done.stdout
+
+
+def test_the_boards_page_lists_every_board_file():
+    """docs/boards.md's table: one row per board file, with its arch, MicroPython board
+    and floor as the file says."""
+    text = (ROOT / "docs" / "boards.md").read_text().split("\n\n")[2]  # the first table
+    rows = {
+        cells[0].strip("`"): cells
+        for line in text.splitlines()
+        if line.startswith("| `")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert sorted(rows) == boards.names()
+    for name, cells in rows.items():
+        board = boards.load(name)
+        assert cells[2] == board["mpy_arch"], name
+        assert cells[4].split()[0] == board["micropython_board"], name
+        assert cells[5] == board["min_micropython"], name
+        assert (board.get("drive") or board["flash_offset"]) in cells[3], name
