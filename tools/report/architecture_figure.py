@@ -39,7 +39,11 @@ FOLDERS = {
 # host_tests/<folder>: what it checks, and through what.
 TESTS = (
     ("firmware", "the package through the 32-bit shim and", "the unix port; edge cases; fixtures"),
-    ("machine_code", "the ESP32 and RP2 machine code: mpy-cross,", "QEMU runs against the unix port"),
+    (
+        "machine_code",
+        "the ESP32 and RP2 machine code: mpy-cross,",
+        "QEMU runs against the unix port",
+    ),
     ("language_model", "layers and decoder against the", "numpy int8 model; the task"),
     ("board", "the board path: boards, deploy, make,", "the virtual board with mpremote"),
     ("quality", "hostile calls on the unix port;", "the tools' import rules"),
