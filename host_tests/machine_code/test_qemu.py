@@ -290,7 +290,7 @@ def test_cases_reach_both_outcomes(calls, unix_results):
 
 
 # Portability bugs: each variant is right on one kind of machine only, so the unix port
-# (64-bit ints, zero-extended ptr32 loads) and the ESP32 code must disagree on it.
+# (64-bit ints, zero-extended ptr32 loads) and the 32-bit code must disagree on it.
 MUTATIONS = {
     "int32 sign extension dropped": (
         "softmax_q8",

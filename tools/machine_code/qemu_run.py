@@ -14,8 +14,8 @@ QEMU machine whose core runs that instruction set:
                as on the RP2040's Cortex-M0+; that the code holds ARMv6-M instructions
                only is checked statically, host_tests/machine_code/test_inspect_native.py)
     armv7emsp  qemu-system-arm -M mps2-an386 (Cortex-M4, ARMv7E-M; the RP2350's
-               Cortex-M33 is ARMv8-M Mainline, a superset, as MicroPython's rp2 port
-               compiles viper for it)
+               Cortex-M33, ARMv8-M Mainline, runs the same code: MicroPython's rp2
+               port reports armv7emsp for it)
 
 A small driver (tools/machine_code/drivers/<arch>_driver.S, assembled here with the cross binutils)
 calls each function as MicroPython calls a native function, and answers the few
