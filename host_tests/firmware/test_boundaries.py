@@ -7,7 +7,7 @@ from array import array
 
 import model
 import pytest
-from attention import LinearAttention, MicroAttention
+from attention import LinearAttention, MicroAttention, _kernels
 
 # ---------------------------------------------------------------- softmax_fixed clamp
 # x = score - max is clamped to [-512, 0]; e = max(256 + trunc(x / 2), 1). The clamp's
@@ -41,6 +41,33 @@ def test_softmax_fixed_many_rows_at_the_edge(x):
     MicroAttention(4, 1).softmax_fixed(got)
     assert list(got) == model.softmax_fixed(scores)[0]
     assert got[0] == 256 * 256 // (256 + 300)
+
+
+# ------------------------------------------------------- softmax_exp2 rounding
+# weight = (e * 256 + sum(e) // 2) // sum(e): a quotient whose fraction is just below
+# one half, (sum - 1) / 2 over an odd sum, rounds down; (sum + 1) // 2 would round it up.
+
+
+def test_exp2_rounds_a_weight_just_below_one_half_down():
+    # By hand, from softmax_exp2's documented arithmetic at logit_shift 9. d = 0 gives
+    # e = 65536. d = 1650: z = (1650 * 23637) >> 9 = 76173, integer part 76173 >> 14 = 4,
+    # fraction 10637 = 41 * 256 + 141; table[k] = round(65536 * 2**(-k / 64)), so
+    # a = table[41] = 42037, b = table[42] = 41584, and
+    # e = (42037 - ((42037 - 41584) * 141 >> 8)) >> 4 = (42037 - 249) >> 4 = 2611.
+    # sum = 2 * 65536 + 2611 = 133683, odd; 65536 * 256 = 125 * 133683 + 66841 and
+    # 66841 = 133683 // 2: 125 + (66841 + 66841) / 133683 stays below 126.
+    table = [round(65536 * 2 ** (-k / 64)) for k in range(65)]
+    assert (table[41], table[42]) == (42037, 41584)
+    z = (1650 * 23637) >> 9
+    assert (z >> 14, (z & 0x3FFF) >> 8, z & 0xFF) == (4, 41, 141)
+    e = (42037 - (((42037 - 41584) * 141) >> 8)) >> 4
+    total = 2 * 65536 + e
+    assert (e, total, 65536 * 256 % total, total // 2) == (2611, 133683, 66841, 66841)
+    want = [(x * 256 + total // 2) // total for x in (65536, 65536, e)]
+    assert want == [125, 125, 5]  # (sum + 1) // 2 would give 126, 126, 5: 257 in all
+    scores = array("i", [0, 0, -1650])
+    MicroAttention(8, 1, softmax="exp2", logit_shift=9).softmax(scores)
+    assert list(scores) == want
 
 
 # ------------------------------------------------------------- LinearAttention halving
@@ -115,6 +142,37 @@ def test_update_past_the_limit_halves_the_exact_sums():
     attn.attend(array("b", query), output)
     halved = ([v // 2 for v in added_c], [v // 2 for v in added_k])
     assert list(output) == model.linear_from_sums(query, *halved)[0]
+
+
+@pytest.mark.parametrize(
+    "context, flagged",
+    [(-(2**44), 0), (-(2**44) - 1, 1), (-(2**44) + 65535, 0), (2**44 - 1, 0), (2**44, 1)],
+)
+def test_carry16_flags_a_sum_past_either_limit(context, flagged):
+    # A sum may reach 2**44 - 1 and fall to -2**44 (high words -2**28..2**28 - 1); one
+    # step past either side asks for the halving. The state is [C low | K low | C high |
+    # K high] of one feature, K = 7.
+    sums = array("i", [context & 0xFFFF, 7, context >> 16, 0])
+    assert _kernels.carry16(sums, 2) == flagged
+    assert list(sums) == [context & 0xFFFF, 7, context >> 16, 0]
+
+
+def test_update_past_the_negative_limit_halves_the_exact_sums():
+    # feature_dim 512, keys 127 and values -128: a row adds S * -128 = 512 * 128 * -128 =
+    # -2**23 to every C and 128 to every K. After 2**21 rows C = -2**44 (the lowest kept)
+    # and K = 2**28; the next row takes C below -2**44, and every sum is halved (floor).
+    dim, rows = 512, 2**21
+    attn = LinearAttention(dim)
+    set_sums(attn, [-(2**23) * rows] * dim, [128 * rows] * dim)
+    attn.update(array("b", [127] * dim), array("b", [-128] * dim))
+    assert attn.halvings == 1
+    context, key_sums = -(2**23) * (rows + 1), 128 * (rows + 1)
+    assert get_sums(attn) == ([context // 2] * dim, [key_sums // 2] * dim)
+    output = array("i", bytes(4 * dim))
+    attn.attend(array("b", bytes(dim)), output)
+    exact = model.linear_formula([0] * dim, [context] * dim, [key_sums] * dim)[0]
+    assert exact == [-128] * dim
+    assert list(output) == exact
 
 
 # ---------------------------------------------------- forward() and its scores buffer
