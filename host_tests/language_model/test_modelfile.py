@@ -66,3 +66,26 @@ def test_a_well_formed_file_of_no_layers_is_refused(tmp_path, good):
     path = tmp_path / "one.bin"
     path.write_bytes(good)
     assert Decoder.load(str(path)).layers == 1
+
+
+def scales_at(data, row, m, s):
+    """data with row's scale of the first scaled tensor (0.wq) set to (m, s). After the
+    header: vocab (16 + 8 bytes), tok_emb (16 + 40), pos_emb (16 + 48), 0.wq's record."""
+    at = 32 + 24 + 56 + 64 + 16
+    assert data[at - 16 : at - 11] == b"0.wq\0"
+    return patched(patched(data, at + 8 * row, "<i", m), at + 8 * row + 4, "<i", s)
+
+
+def test_scales_at_their_limits_are_accepted(tmp_path, good):
+    # m 0..32767, s 17..40 (docs/model-format.md)
+    path = tmp_path / "limits.bin"
+    path.write_bytes(scales_at(scales_at(good, 0, 0, 17), 1, 32767, 40))
+    with open(path, "rb") as f:
+        assert modelfile.scan(f)["dim"] == 8
+
+
+def test_scales_one_past_their_limits_are_refused(tmp_path, good):
+    for m, s in ((-1, 17), (32768, 17), (0, 16), (0, 41)):
+        refused(
+            tmp_path, scales_at(good, 1, m, s), "tensor 0.wq row 1 has scale m=%d s=%d" % (m, s)
+        )

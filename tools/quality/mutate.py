@@ -38,10 +38,13 @@ TESTS = (
     "host_tests/firmware/test_errors.py",
     "host_tests/firmware/test_safety.py",
     "host_tests/firmware/test_boundaries.py",
+    "host_tests/firmware/test_headers.py",
+    "host_tests/firmware/test_limits.py",
     "host_tests/firmware/test_fixtures.py",
     "host_tests/firmware/test_beyond.py",
     "host_tests/firmware/test_properties.py",
     "host_tests/firmware/test_blocks.py",
+    "host_tests/firmware/test_scaled.py",
     "host_tests/firmware/test_unix_port.py",
     "host_tests/quality/test_fuzz.py",
     "host_tests/machine_code/test_qemu.py",  # skips itself when QEMU is not installed
@@ -49,8 +52,10 @@ TESTS = (
 # The model's tests: for a mutant of the model's files they run first, then the rest.
 MODEL_FILES = ("_layers.py", "layers.py", "decoder.py", "modelfile.py", "_fixed.py")
 MODEL_TESTS = (
+    "host_tests/language_model/test_modelfile.py",
     "host_tests/language_model/test_layers.py",
     "host_tests/language_model/test_decoder.py",
+    "host_tests/language_model/test_generate.py",
     "host_tests/machine_code/test_qemu_layers.py",  # skips itself when QEMU is not installed
     "host_tests/language_model/test_eval.py",
 )

@@ -1,0 +1,49 @@
+"""Decoder.generate, encode and sampling's defaults on the shipped model, against the
+numpy int8 model of tools/tinylm (tinymodels.shipped()) and arithmetic written out here."""
+
+import tinymodels
+from attention import decoder
+from attention.decoder import Decoder
+
+
+def test_generate_without_stop_fills_the_context():
+    m = Decoder.load(decoder.shipped())
+    numpy_model = tinymodels.shipped()
+    prompt = "abc|"
+    room = m.context - len(prompt) + 1  # 18 - 4 + 1: the last token fed fills the context
+    assert room == 15
+    ids = numpy_model.generate_ids([m.vocab.index(c) for c in prompt], room)
+    text = m.generate(prompt)
+    assert text == "".join(m.vocab[i] for i in ids)
+    assert len(text) == room
+    assert m.vocab[0] in text  # token 0 is no stop unless asked for
+    assert m.position == m.context
+
+
+def test_encode_every_character():
+    m = Decoder.load(decoder.shipped())
+    assert m.vocab == "abcdefghij|."
+    assert m.encode(m.vocab) == bytes(range(len(m.vocab)))
+
+
+def picks(model, count=5):
+    model.reset()
+    model.feed(3)
+    out = []
+    for _ in range(count):
+        out.append(model.pick())
+        model.feed(out[-1])
+    return out
+
+
+def test_sampling_seed_defaults_to_1():
+    m = Decoder.load(decoder.shipped())
+    numpy_model = tinymodels.shipped()
+    m.sampling(50.0)
+    default = picks(m)
+    m.sampling(50.0, 0, 1)
+    assert picks(m) == default
+    numpy_model.sampling(50.0, 0, 1)
+    assert picks(numpy_model) == default
+    m.sampling(50.0, 0, 0)
+    assert picks(m) != default
