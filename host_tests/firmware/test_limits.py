@@ -10,7 +10,7 @@ from array import array
 import model
 import pytest
 from attention import KVCache, LinearAttention, MicroAttention, SlidingWindowAttention, layers
-from attention import _check, _fixed, micro
+from attention import _check, _fixed, _memory, micro
 from test_boundaries import get_sums
 
 MAX_ROWS = 4194304  # README: up to 4194304 rows
@@ -135,6 +135,16 @@ def test_rms_norm_frac_0_to_7(frac):
     assert list(out) == [min(2**frac, 127)] * 2
 
 
+def test_rms_norm_rounds_half_up_at_exact_ties():
+    # x below: sum of squares 16 over 9 values, rms = 4 / 3, so out = round(x * 2 / (4 / 3))
+    # in Q1 = round(1.5 * x), half up: 1.5 -> 2 and -1.5 -> -1 (exact ties: the integer
+    # steps give inv = 49152 = 1.5 * 2**15 and t = 15, see _layers.rms_norm8).
+    x = [0, 2, -2, 1, 2, 1, -1, -1, 0]
+    out = array("b", bytes(9))
+    layers.RMSNorm(9, 1).forward(array("b", x), out)
+    assert list(out) == [0, 3, -3, 2, 3, 2, -1, -1, 0]
+
+
 @pytest.mark.parametrize("frac", [-1, 8])
 def test_rms_norm_frac_outside_0_to_7(frac):
     with pytest.raises(ValueError, match="frac: expected 0..7, got %d" % frac):
@@ -193,3 +203,50 @@ def test_every_int8_key_through_phi():
     assert s == 128 + 128 * 129 // 2
     assert context == [s, -s] * 128
     assert _check.MAX_DIM == MAX_DIM
+
+
+# ------------------------------------------------------------------ _memory's layout
+
+
+def test_a_memoryview_offset_past_16_bits_is_used_whole():
+    # measure() finds overlaps from the offsets: views 65536 items apart are apart, and
+    # with 16 bits of offset (70000 - 65536 = 4464) they would look like one buffer.
+    data = bytearray(b"\xff" * 70016)
+    view = memoryview(data)
+    layers.add_saturate(view[70000:70008], view[4464:4472])  # -1 + -1 = -2, accepted
+    assert data[70000:70008] == b"\xfe" * 8
+    with pytest.raises(ValueError, match="out: shares memory with x"):
+        layers.add_saturate(view[70000:70008], view[70007:70015])
+    ints = array("i", bytes(4 * 70016))
+    scores = memoryview(ints)[70000:70004]
+    MicroAttention(4, 1).weighted_sum(memoryview(ints)[4464:4468], bytes(16), scores, 4)
+    with pytest.raises(ValueError, match="output: shares memory with weights"):
+        MicroAttention(4, 1).weighted_sum(memoryview(ints)[70003:70007], bytes(16), scores, 4)
+
+
+def frame_with(facts_items, *scratch):
+    frame = _check.frame(*scratch)
+    frame[1] = array("i", bytes(4 * facts_items))
+    return frame
+
+
+def test_facts_of_fewer_than_facts_items_break_the_frame():
+    # measure() fills facts[i] and facts[BUFFERS + i]: FACTS items, or the frame is broken
+    kinds = _check.kinds(_memory.INT8)
+    assert _memory.measure(bytearray(4), None, None, None, kinds, frame_with(_memory.FACTS)) == 0
+    broken = frame_with(_memory.FACTS - 1)
+    assert _memory.measure(bytearray(4), None, None, None, kinds, broken) == _memory.BROKEN
+    assert list(broken[1]) == [0] * (_memory.FACTS - 1)  # nothing written
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_every_scratch_buffer_must_be_writable(k):
+    # scratch buffers are written: a read-only one (bytes) is refused, its fact READ_ONLY
+    scratch = [bytearray(8), bytearray(8)]
+    kinds = _check.kinds(0, 0, 0, 0, _memory.INT8, _memory.INT8)
+    frame = _check.frame(*scratch)
+    assert _memory.measure(None, None, None, None, kinds, frame) == 0
+    scratch[k] = bytes(8)
+    frame = _check.frame(*scratch)
+    assert _memory.measure(None, None, None, None, kinds, frame) == -1 - (4 + k)
+    assert frame[1][4 + k] == _memory.READ_ONLY

@@ -9,8 +9,11 @@ Each mutant replaces one snippet of firmware/attention/ that must occur exactly 
 (the run stops before testing anything if one does not). The tests run in a temporary
 copy of firmware/, host_tests/ and tools/, so the working tree is never modified, even
 when the run is interrupted. A mutant is `caught` when the tests fail or time out, and
-`survived` when they pass. Prints `mutation score: K of N` last; exits 1 if a mutant
-survived that tools/quality/mutants.py does not list as equivalent.
+`survived` when they pass. Before any mutant, the tests must pass on the copy as it is
+and on the copy with a comment added to a firmware file: a test that fails on any edit
+of firmware/ (a hash of it, say) is deselected (DESELECTED), or every mutant would count
+as caught. Prints `mutation score: K of N` last; exits 1 if a mutant survived that
+tools/quality/mutants.py does not list as equivalent.
 """
 
 import argparse
@@ -130,6 +133,21 @@ def run_tests(tree, timeout, tests=TESTS + MODEL_TESTS):
     return ("passed" if code == 0 else "failed"), time.monotonic() - start
 
 
+def run_edited(tree, timeout):
+    """run_tests with a comment appended to one firmware file: an edit that changes no
+    behaviour, which every test but those deselected must pass."""
+    full = os.path.join(tree, PACKAGE, "_kernels.py")
+    with open(full) as f:
+        source = f.read()
+    with open(full, "w") as f:
+        f.write(source + "\n# an edit that changes no behaviour\n")
+    try:
+        return run_tests(tree, timeout)
+    finally:
+        with open(full, "w") as f:
+            f.write(source)
+
+
 def mutate_and_test(tree, mutant, timeout):
     path, original, replacement, _ = mutant
     full = os.path.join(tree, PACKAGE, path)
@@ -152,7 +170,12 @@ def main():
         help="only mutants whose file or description contains this (repeatable)",
     )
     parser.add_argument("-j", type=int, default=os.cpu_count() or 1, help="parallel runs")
-    parser.add_argument("--timeout", type=float, default=180, help="seconds per mutant")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=180,
+        help="seconds per mutant, at least twice what the unmutated tests take",
+    )
     parser.add_argument("--list", action="store_true", help="check and print the mutants")
     args = parser.parse_args()
 
@@ -179,13 +202,43 @@ def main():
             os.makedirs(tree)
             copy_tree(tree)
             trees.put(tree)
-        tree = trees.get()
-        outcome, seconds = run_tests(tree, args.timeout * 3)
-        trees.put(tree)
+        # The unmutated tree must pass, and so must one with an edit that changes no
+        # behaviour (a test that fails on any edit of firmware/ would catch every mutant).
+        first = [trees.get() for _ in range(trees.qsize())]
+        checks = {}
+
+        def check_run(edited, tree):
+            checks[edited] = (run_edited if edited else run_tests)(tree, args.timeout * 5)
+
+        if len(first) > 1:
+            runs = [
+                threading.Thread(target=check_run, args=(e, t)) for e, t in enumerate(first[:2])
+            ]
+            for run in runs:
+                run.start()
+            for run in runs:
+                while run.is_alive():
+                    run.join(0.5)
+        else:
+            check_run(0, first[0])
+            check_run(1, first[0])
+        for tree in first:
+            trees.put(tree)
+        outcome, seconds = checks[0]
         if outcome != "passed":
             print("mutate: the tests fail without any mutant (%s)" % outcome, file=sys.stderr)
             return 2
-        print("unmutated tests pass in %.0f s; %d mutants" % (seconds, len(mutants)))
+        if checks[1][0] != "passed":
+            print(
+                "mutate: the tests fail after an edit of firmware/ that changes no behaviour "
+                "(%s): deselect the test that does (DESELECTED)" % checks[1][0],
+                file=sys.stderr,
+            )
+            return 2
+        # A mutant the tests miss runs them all: only a run far longer than that is a hang.
+        timeout = max(args.timeout, 2 * seconds)
+        print("unmutated tests pass in %.0f s, and with an edit that changes nothing" % seconds)
+        print("%d mutants, %.0f s each at most" % (len(mutants), timeout))
 
         results = [None] * len(mutants)
         lock = threading.Lock()
@@ -200,7 +253,7 @@ def main():
                     number = todo.get_nowait()
                 except queue.Empty:
                     return
-                outcome, seconds = mutate_and_test(tree, mutants[number], args.timeout)
+                outcome, seconds = mutate_and_test(tree, mutants[number], timeout)
                 results[number] = outcome
                 path, _, _, description = mutants[number]
                 verdict = "survived" if outcome == "passed" else "caught"
