@@ -75,6 +75,14 @@ DESELECTED = (
     "requant_without_sign_extension_differs",
 )
 DESELECT = " and ".join("not " + name for name in DESELECTED)
+LOG = "pytest.log"  # in each copy: the output of its last test run
+
+
+def failures(tree):
+    """The failure lines of the last test run in tree, for a run that must pass."""
+    with open(os.path.join(tree, LOG)) as f:
+        lines = f.read().splitlines()
+    return [line for line in lines if line.startswith(("FAILED", "ERROR", "E "))][:12]
 
 
 def check(mutants):
@@ -117,9 +125,8 @@ def run_tests(tree, timeout, tests=TESTS + MODEL_TESTS):
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
     command += ["--hypothesis-seed=0", "--hypothesis-profile=mutate", "-k", DESELECT, *tests]
     start = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with open(os.path.join(tree, LOG), "w") as log:  # the last run's output, for a failure
+        process = subprocess.Popen(command, cwd=tree, stdout=log, stderr=subprocess.STDOUT)
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -227,6 +234,7 @@ def main():
         outcome, seconds = checks[0]
         if outcome != "passed":
             print("mutate: the tests fail without any mutant (%s)" % outcome, file=sys.stderr)
+            print("\n".join(failures(first[0])), file=sys.stderr)
             return 2
         if checks[1][0] != "passed":
             print(
@@ -234,6 +242,7 @@ def main():
                 "(%s): deselect the test that does (DESELECTED)" % checks[1][0],
                 file=sys.stderr,
             )
+            print("\n".join(failures(first[1] if len(first) > 1 else first[0])), file=sys.stderr)
             return 2
         # A mutant the tests miss runs them all: only a run far longer than that is a hang.
         timeout = max(args.timeout, 2 * seconds)
