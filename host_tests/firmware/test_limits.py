@@ -145,6 +145,28 @@ def test_rms_norm_rounds_half_up_at_exact_ties():
     assert list(out) == [0, 3, -3, 2, 3, 2, -1, -1, 0]
 
 
+def test_rms_norm_takes_a_15_bit_root():
+    # x / rms(x) * 32 = [10.49995, 27.9999, 46.666]: the first rounds to 10 only with the
+    # root r of ss * 4**e in 2**14..2**15 (ss * 4**e in 2**28..2**30, see rms_norm8);
+    # with one bit less (2**26..2**28) it rounds to 11. The numpy model agrees.
+    from tinylm import int8_ops as ops
+
+    x = [27, 72, 120]
+    out = array("b", bytes(3))
+    layers.RMSNorm(3, 5).forward(array("b", x), out)
+    assert list(out) == [10, 28, 47] == ops.rms_norm(x, *ops.norm_constants(3, 5)).tolist()
+
+
+def test_add8_reads_src_from_start():
+    # _layers.add8(out, src, start, n): out[i] = saturate8(out[i] + src[start + i]); the
+    # public add_saturate passes start 0, so the kernel's own contract is checked here.
+    from attention import _layers
+
+    out = array("b", [100, -100, 5, 9])
+    _layers.add8(out, array("b", [1, 1, 50, -50, 127, 3]), 2, 3)
+    assert list(out) == [127, -128, 127, 9]  # 150, -150 and 132 saturated; out[3] left
+
+
 @pytest.mark.parametrize("frac", [-1, 8])
 def test_rms_norm_frac_outside_0_to_7(frac):
     with pytest.raises(ValueError, match="frac: expected 0..7, got %d" % frac):
