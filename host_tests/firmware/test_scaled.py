@@ -105,6 +105,11 @@ def test_streamed_states_follow_update():
         assert halvings == halved
         assert (get_sums(attn), attn.halvings) == ((context, key_sums), halvings), n
     assert context[0] == (2**27 + block) * -(2**17) // 2
+    # streamed_columns() gives streamed()'s state, on a few distinct columns
+    phi, value = [128, 1] * 4, [-128, 127, -1, 100, 5, 0, 9, -7]
+    for n in (1, 3 * block + 5, 2**28 + 3 * block):
+        assert streamed_columns(dim, n, phi, value) == streamed(dim, n, phi, value)
+    assert streamed(dim, n, phi, value)[2] == 1  # S = 516: C passes -2**44 after 2**28 rows
 
 
 # ------------------------------------------ the extremes at feature_dim 32768
