@@ -39,7 +39,9 @@ class LinearAttention:
     formula runs on the exact sums with the denominator cut to its top 30 bits (see
     _kernels.linear_finish_scaled): each output is then the exact value or one step
     further from zero, never more, for every feature_dim and however long the
-    context, and exact while the denominator is below 2**30. Past about
+    context, and exact while the denominator is below 2**30. (That holds for every
+    state update() leaves, where |output| <= 128 * phi(q_i); a state written into
+    sums by hand needs |output| < 2**29 for it.) Past about
     2**44 / (16384 * feature_dim) rows every sum is halved (floor), halvings counts it:
     rows seen before a halving then weigh half as much as the rows after it, and the
     bound holds for the halved sums.
