@@ -472,10 +472,9 @@ ANNOTATIONS = {
         "carry16": [("carry", 1, "elem")],
         "linear_finish": [("denominator", 1, "elem"), ("range", 1, "elem"), ("divide", 1, "elem")],
         "linear_finish_scaled": [
-            ("bit length", 1, "iter"),
-            ("log2 dim", 1, "iter"),
             ("denominator", 1, "elem"),
-            ("divide", 1, "elem"),
+            ("bit length", 1, "iter"),
+            ("quotient bit", 1, "iter"),
         ],
     },
 }
