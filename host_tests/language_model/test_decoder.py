@@ -403,6 +403,9 @@ def test_header_and_record_fields_one_past_their_limits(tmp_path, good):
     refused(tmp_path, patched(good, at + 4, "<i", 40)[:-1], "truncated")
     refused(tmp_path, good[:31], "truncated inside the header")
     refused(tmp_path, good[: at + 7], "truncated inside the scales of tensor 0.wq")
+    # One byte short in the last scale pair of 0.wq (dim rows): refused there, not later.
+    rows = modelfile.read_header(io.BytesIO(good))["dim"]
+    refused(tmp_path, good[: at + 8 * rows - 1], "truncated inside the scales of tensor 0.wq")
 
 
 def test_generate_into_stops_when_the_context_is_full():
