@@ -27,11 +27,11 @@ SEED = 2025
 
 
 def float_accuracy(examples):
-    p = float_model.load(FLOAT)
+    p, c = float_model.load(FLOAT)
     stop = task.VOCAB.index(task.END)
     right = 0
     for prompt, answer in examples:
-        ids = float_model.generate(p, task.encode(prompt), len(answer), stop)
+        ids = float_model.generate(p, c, task.encode(prompt), len(answer), stop)
         right += task.decode(ids) == answer
     return right
 
