@@ -8,8 +8,10 @@ nothing here checks bounds or allocates. The portability rules of _kernels.py ho
 Buffers:
 - blob: the model's constants. Projection weights are biased bytes u = w + 128 (0..255),
   row-major; embeddings are int8; a projection's row r has four int32 constants
-  (c_r, m, 2**(s - 17), s - 16): c_r = 16384 * cols - 128 * sum(u of row r), and the
-  scale (m, s), the real multiplier m / 2**s of _layers.requant8, ready for its formula.
+  (c_r, m, r, t): c_r = 16384 * cols - 128 * sum(u of row r), and the scale (m, s), the
+  real multiplier m / 2**s, ready for one of two formulas (docs/model-format.md):
+  version 1's, r = 2**(s - 17) and t = s - 16 (see _layers.requant8), or the one
+  multiply of a file that promises |sum| * m + 2**(s - 1) < 2**31, r = 2**(s - 1), t = s.
 - state: the activations. An int8 vector x is given to a projection as a prepared input:
   the bytes v = x + 128, then, at a 4-aligned offset, the int32 sum(v). Then
     sum(w * x) = sum(u * v) + c_r - 128 * sum(v),
@@ -23,9 +25,10 @@ from micropython import const
 
 # What project() does with row r's requantised sum y = round(sum(w * x) * m / 2**s):
 INT8 = const(0)  # out[r] = saturate8(y), int8
-ADD8 = const(1)  # out[r] = saturate8(out[r] + y): the residual add, int8
+ADD8 = const(1)  # out[r] = saturate8(out[r] + saturate8(y)): the residual add, int8
 TABLE = const(2)  # v = table[saturate8(y) & 255] + 128 (an activation), a prepared input
 INT32 = const(3)  # out[r] = y, int32 (logits)
+ONE_MULTIPLY = const(4)  # added to the mode: the rows' constants are for one multiply
 
 
 @micropython.viper
@@ -38,8 +41,9 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
     state[sum_off]. First every row's sum a = sum(w * x) goes to the int32 scratch
     state[acc_off ...], 32 columns a pass (then 4, then 1), with the weight cursor and
     the sum in the two register locals (blob, state). Then, per mode, row r's
-      y = ((a >> 16) * m + 2**(s - 17) + (((a & 65535) * m) >> 16)) >> (s - 16)
-    (as _layers.requant8) goes to out[out_off + extra + r], or its int32 item (INT32);
+      y = ((a >> 16) * m + r + (((a & 65535) * m) >> 16)) >> t    (as _layers.requant8)
+    or, with ONE_MULTIPLY in the mode, y = (a * m + r) >> t, goes to
+    out[out_off + extra + r], or its int32 item (INT32);
     TABLE looks up the 256 int8 at blob[aux] and writes a prepared input: v, then
     sum(v) at the 4-aligned out[out_off + rows + 3 & ~3].
     """
@@ -54,6 +58,8 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
     rows = rec[5]
     cols = rec[6]
     mode = rec[7]
+    one = mode & ONE_MULTIPLY
+    mode -= one
     acc0 = int(state) + rec[8]
     row = base + rec[0]
     whole = cols & (0 - 32)
@@ -118,7 +124,7 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
         ptr32(acc)[0] = int(state)  # the low 32 bits: sum(w * x), exact
         acc += 4
         pp += 16
-        row += cols
+        row = int(blob)  # the next row: the cursor stopped at its start
     # Requantise, the mode chosen once: blob steps along the sums, state along out.
     scale = ptr32(base + rec[1])
     blob = ptr8(acc0)
@@ -127,7 +133,12 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
         while last - int(blob):
             a = (ptr32(blob)[0] ^ sign) - sign
             m = scale[1]
-            ptr32(state)[0] = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
+            if one:
+                ptr32(state)[0] = (a * m + scale[2]) >> scale[3]
+            else:
+                ptr32(state)[0] = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[
+                    3
+                ]
             scale = ptr32(16 + int(scale))
             blob = ptr8(4 + int(blob))
             state = ptr8(4 + int(state))
@@ -136,14 +147,22 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
         while last - int(blob):
             a = (ptr32(blob)[0] ^ sign) - sign
             m = scale[1]
-            y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
-            y += (state[0] ^ 0x80) - 0x80
+            if one:
+                y = (a * m + scale[2]) >> scale[3]
+            else:
+                y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
             u = y + 128
             if u >> 8:  # y outside -128..127: saturate
                 u = 0
                 if y > 0:
                     u = 255
-            state[0] = u ^ 0x80  # y's byte
+            y = u + ((state[0] ^ 0x80) - 0x80) - 128  # saturate8(y) + out[r]
+            u = y + 128
+            if u >> 8:  # and saturate the sum
+                u = 0
+                if y > 0:
+                    u = 255
+            state[0] = u ^ 0x80  # the byte of the sum
             scale = ptr32(16 + int(scale))
             blob = ptr8(4 + int(blob))
             state = ptr8(1 + int(state))
@@ -152,7 +171,10 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
         while last - int(blob):
             a = (ptr32(blob)[0] ^ sign) - sign
             m = scale[1]
-            y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
+            if one:
+                y = (a * m + scale[2]) >> scale[3]
+            else:
+                y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
             u = y + 128
             if u >> 8:
                 u = 0
@@ -168,7 +190,10 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
     while last - int(blob):
         a = (ptr32(blob)[0] ^ sign) - sign
         m = scale[1]
-        y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
+        if one:
+            y = (a * m + scale[2]) >> scale[3]
+        else:
+            y = ((a >> 16) * m + scale[2] + (((a & 0xFFFF) * m) >> 16)) >> scale[3]
         u = y + 128
         if u >> 8:
             u = 0
@@ -184,11 +209,11 @@ def project(blob: ptr8, state: ptr8, out: ptr8, at: int, extra: int):
 
 
 @micropython.viper
-def norm(blob: ptr8, state: ptr8, at: int):
+def norm(blob: ptr8, state: ptr8, at: int, extra: int):
     """The integer RMSNorm of an int8 vector, as a prepared input (see _layers.rms_norm8).
 
     Record at blob[at]: x_off, out_off, sum_off, n, num, down. With ss = sum(x**2) of
-    the n int8 x = state[x_off ...]: ss = 0 gives y = 0; else e, r and inv as in
+    the n int8 x = state[x_off + extra ...]: ss = 0 gives y = 0; else e, r and inv as in
     rms_norm8 and y = saturate8((x * inv + 2**(t - 1)) >> t), t = down - e. Writes
     v = y + 128 to state[out_off ...] and sum(v) to the int32 at state[sum_off].
     In both passes blob is the cursor over x; state holds the sum of squares, then
@@ -196,7 +221,7 @@ def norm(blob: ptr8, state: ptr8, at: int):
     """
     rec = ptr32(int(blob) + at)
     s0 = int(state)
-    x0 = s0 + rec[0]
+    x0 = s0 + rec[0] + extra
     out = s0 + rec[1]
     sum_at = s0 + rec[2]
     n = rec[3]
@@ -247,34 +272,85 @@ def norm(blob: ptr8, state: ptr8, at: int):
 
 
 @micropython.viper
-def embed(blob: ptr8, state: ptr8, at: int, token: int, pos: int):
-    """x = saturate8(tok_emb[token] + pos_emb[pos]), int8, into state.
+def embed(blob: ptr8, state: ptr8, at: int, token: int, pos: int, extra: int):
+    """x = saturate8(tok_emb[token] + pos_emb[pos]), int8, into state[x_off + extra ...].
 
     Record at blob[at]: tok_off, pos_off, x_off, d: rows of d int8 in blob.
     """
     rec = ptr32(int(blob) + at)
     d = rec[3]
-    tok = ptr8(int(blob) + rec[0] + token * d)
-    where = ptr8(int(blob) + rec[1] + pos * d)
-    x = ptr8(int(state) + rec[2])
-    i = 0
-    while i < d:
-        y = ((tok[i] ^ 0x80) - 0x80) + ((where[i] ^ 0x80) - 0x80)
-        if y > 127:
-            y = 127
-        elif y < 0 - 128:
-            y = 0 - 128
-        x[i] = y
-        i += 1
+    where = int(blob) + rec[1] + pos * d  # the position's row
+    end = where + d
+    blob = ptr8(int(blob) + rec[0] + token * d)  # steps along the token's row
+    state = ptr8(int(state) + rec[2] + extra)  # and along x
+    while end - where:
+        y = ((blob[0] ^ 0x80) - 0x80) + ((ptr8(where)[0] ^ 0x80) - 0x80)
+        u = y + 128
+        if u >> 8:  # y outside -128..127: saturate
+            u = 0
+            if y > 0:
+                u = 255
+        state[0] = u ^ 0x80
+        blob = ptr8(1 + int(blob))
+        state = ptr8(1 + int(state))
+        where += 1
 
 
 @micropython.viper
-def attend(blob: ptr8, state: ptr8, at: int, n: int):
+def prep(blob: ptr8, state: ptr8, src: ptr8, at: int, src_off: int):
+    """An int8 vector of src as a prepared input: v = x + 128, then sum(v) (see project).
+
+    Record at blob[at]: out_off, sum_off, n. Reads src[src_off .. src_off + n - 1], writes
+    v to state[out_off ...] and sum(v) to the int32 at state[sum_off]. src steps along
+    the input, state along the output.
+    """
+    rec = ptr32(int(blob) + at)
+    sum_at = int(state) + rec[1]
+    end = int(src) + src_off + rec[2]
+    src = ptr8(int(src) + src_off)
+    state = ptr8(int(state) + rec[0])
+    total = 0
+    while end - int(src):
+        u = src[0] ^ 0x80
+        state[0] = u
+        total += u
+        src = ptr8(1 + int(src))
+        state = ptr8(1 + int(state))
+    ptr32(sum_at)[0] = total
+
+
+@micropython.viper
+def pool(blob: ptr8, state: ptr8, at: int):
+    """The mean of rows of int8: p[j] = floor((sum_t x_t[j] + rows // 2) / rows), int8.
+
+    Record at blob[at]: x_off, rows, d, out_off: rows of d int8 at state[x_off ...],
+    p into state[out_off ...].
+    """
+    rec = ptr32(int(blob) + at)
+    rows = rec[1]
+    d = rec[2]
+    half = rows >> 1
+    x = int(state) + rec[0]
+    out = ptr8(int(state) + rec[3])
+    last = x + rows * d
+    j = 0
+    while j < d:
+        blob = ptr8(x + j)  # steps down column j
+        total = half
+        while last - int(blob) > 0:
+            total += (blob[0] ^ 0x80) - 0x80
+            blob = ptr8(d + int(blob))
+        out[j] = total // rows
+        j += 1
+
+
+@micropython.viper
+def attend(blob: ptr8, state: ptr8, at: int, n: int, extra: int):
     """All heads of one query over n rows of a KV cache, as the o-projection's prepared input.
 
     Record at blob[at]: q_off, kv_off, stride, v_col, heads, hd, shift, logit_shift,
     scores_off, acc_off, exp2_off, out_off, sum_off. The query is int8 at
-    state[q_off ...], widened per head into the int32 scratch at acc_off; row i of the
+    state[q_off + extra ...], widened per head into the int32 scratch at acc_off; row i of the
     cache is at state[kv_off + i * stride], its keys
     there and its values v_col bytes on, int8, head h in columns h*hd .. h*hd + hd - 1.
     Per head, as MicroAttention.forward with softmax_exp2 (see _kernels.py):
@@ -299,7 +375,7 @@ def attend(blob: ptr8, state: ptr8, at: int, n: int):
     table = ptr32(s0 + rec[10])
     outb = s0 + rec[11]
     kv = s0 + rec[1]
-    q8 = s0 + rec[0]
+    q8 = s0 + rec[0] + extra
     qh = acc + (hd << 2)  # the head's query, widened to int32
     v_col = rec[3]
     sixteens = hd & (0 - 16)
@@ -454,12 +530,17 @@ def attend(blob: ptr8, state: ptr8, at: int, n: int):
 
 
 @micropython.viper
-def prepare(blob: ptr8, w_off: int, p_off: int, rows: int, cols: int):
+def prepare(blob: ptr8, w_off: int, p_off: int, rows: int, cols: int, one: int) -> int:
     """Ready a projection read from a model file: rows of cols int8 weights at blob[w_off]
     and their scales (m, s), int32 pairs at blob[p_off], the first half of 16 bytes a
     row. In place: each weight w becomes u = w + 128 (w ^ 0x80), and row r's four words
-    become (c_r, m, 2**(s - 17), s - 16) with c_r = 16384 * cols - 128 * sum(u of row r)
-    (see project): the pairs are spread from the last row back."""
+    become (c_r, m, r, t) with c_r = 16384 * cols - 128 * sum(u of row r) (see project):
+    (m, 2**(s - 17), s - 16) for version 1's formula, or with one set (m, 2**(s - 1), s)
+    for one multiply, whose promise is checked: 128 * sum(|w|) * m + 2**(s - 1) < 2**31
+    (compared as sum(|w|) <= ((2**31 - 1 - 2**(s - 1)) >> 7) // m, inside int32). The
+    pairs are spread from the last row back. Returns the first row that breaks the
+    promise, or -1.
+    """
     params = ptr32(int(blob) + p_off)
     w = ptr8(int(blob) + w_off)
     r = rows
@@ -467,18 +548,36 @@ def prepare(blob: ptr8, w_off: int, p_off: int, rows: int, cols: int):
         r -= 1
         s = params[2 * r + 1]
         params[4 * r + 1] = params[2 * r]
-        params[4 * r + 2] = 1 << (s - 17)
-        params[4 * r + 3] = s - 16
+        if one:
+            params[4 * r + 2] = 1 << (s - 1)
+            params[4 * r + 3] = s
+        else:
+            params[4 * r + 2] = 1 << (s - 17)
+            params[4 * r + 3] = s - 16
+    bad = -1
     r = 0
     while r < rows:
         total = 0
+        size = 0  # sum(|w|)
         j = 0
         while j < cols:
             u = w[j] ^ 0x80
             w[j] = u
             total += u
+            if u < 128:
+                size += 128 - u
+            else:
+                size += u - 128
             j += 1
         params[0] = (cols << 14) - (total << 7)
+        if one and bad < 0:
+            # 128 * size * m + r < 2**31, i.e. size * m <= (2**31 - 1 - r) >> 7 (floor).
+            m = params[1]
+            top = 0x3FFFFFFF
+            top = top + top + 1 - params[2]  # 2**31 - 1 - r, inside int32
+            if m and size > (top >> 7) // m:
+                bad = r
         params = ptr32(16 + int(params))
         w = ptr8(cols + int(w))
         r += 1
+    return bad

@@ -12,7 +12,7 @@ import attention
 from conftest import REPO
 
 STUBS = REPO / "stubs" / "attention"
-MODULES = ["__init__", "cache", "decoder", "layers", "linear", "micro", "window"]
+MODULES = ["__init__", "cache", "classifier", "decoder", "layers", "linear", "micro", "window"]
 # Small objects whose instance attributes are the public data of each class.
 SAMPLES = {
     "MicroAttention": lambda cls: cls(8, 2),
@@ -23,8 +23,12 @@ SAMPLES = {
     "RMSNorm": lambda cls: cls(8, 5),
     "Embedding": lambda cls: cls(bytearray(8), 2, 4),
     "Decoder": lambda cls: cls.load(importlib.import_module("attention.decoder").shipped()),
+    "Classifier": lambda cls: cls({**_CLASSIFIER}),
 }
 UNSET = object()
+_CLASSIFIER = {"kind": 1, "input": 1, "vocab": 3, "features": 2, "dim": 8, "heads": 2}
+_CLASSIFIER.update(layers=1, hidden=8, context=4, norm_frac=5, logit_shift=8, logit_frac=8)
+_CLASSIFIER.update(activation=0, attention=1, pooling=1, requant=0, version=2, vocab_width=1)
 
 
 def _public(name):
@@ -74,15 +78,16 @@ def _real_signature(fn):
 def real_class_api(cls):
     """Methods from the class itself; data from a small instance (attributes or properties)."""
     members = {}
-    for name, value in vars(cls).items():
-        if not _public(name):
-            continue
-        if isinstance(value, property):
-            members[name] = "property"
-        elif inspect.isfunction(value):
-            members[name] = _real_signature(value)
-        elif isinstance(value, staticmethod):
-            members[name] = _real_signature(value.__func__)
+    for owner in reversed([c for c in cls.__mro__ if c.__module__.startswith("attention")]):
+        for name, value in vars(owner).items():  # a subclass's own come last and win
+            if not _public(name):
+                continue
+            if isinstance(value, property):
+                members[name] = "property"
+            elif inspect.isfunction(value):
+                members[name] = _real_signature(value)
+            elif isinstance(value, (staticmethod, classmethod)):
+                members[name] = _real_signature(value.__func__)
     instance = SAMPLES[cls.__name__](cls)
     members.update({name: "property" for name in vars(instance) if _public(name)})
     return members
@@ -149,15 +154,15 @@ def test_stubs_cover_the_layers_and_the_decoder():
     assert {"accumulate", "forward", "forward32", "weights", "scales"} <= set(layers["Linear"])
     assert layers["narrow"][2:] == [("n", None), ("m", None), ("s", None)]
     model = stub_api("decoder")["Decoder"]
-    assert model["load"] == [("path", UNSET)]
+    assert model["load"] == [("cls", UNSET), ("path", UNSET)]
     assert model["sampling"] == [("self", UNSET), ("temperature", 0), ("top_k", 0), ("seed", 1)]
     for name in ("vocab", "context", "position", "logits", "ram"):
         assert model[name] == "property"
 
 
-def test_a_wrong_default_or_a_missing_static_method_is_caught():
+def test_a_wrong_default_or_a_missing_class_method_is_caught():
     real = real_api("decoder")
-    assert real["Decoder"]["load"] == [("path", UNSET)]
+    assert real["Decoder"]["load"] == [("cls", UNSET), ("path", UNSET)]
     stub = stub_api("decoder")
     del stub["Decoder"]["load"]
     assert stub != real

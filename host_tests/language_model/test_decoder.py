@@ -261,7 +261,10 @@ def patched(data, offset, fmt, value):
 
 def test_bad_magic_and_version(tmp_path, good):
     refused(tmp_path, b"GGUF" + good[4:], "magic")
-    refused(tmp_path, patched(good, 4, "<H", 2), "version 2")
+    refused(tmp_path, patched(good, 4, "<H", 3), "version 3, this reader reads versions 1 and 2")
+    refused(tmp_path, patched(good, 4, "<H", 0), "version 0")
+    # A version 1 file read as version 2: its bytes 40..43 are no CRC of it.
+    refused(tmp_path, patched(good, 4, "<H", 2), "CRC")
 
 
 def test_every_truncation_is_refused(tmp_path, good):

@@ -12,14 +12,14 @@ def shipped(name: str = "reverse.bin") -> str:
 class Decoder:
     """A loaded model: feed(token) one step, pick() the next token, generate() text."""
 
-    @staticmethod
-    def load(path: str) -> Decoder:
+    @classmethod
+    def load(cls, path: str) -> Decoder:
         """Check the file at path, say what RAM it needs, then allocate and read it."""
     def __init__(self, h: dict[str, Any]) -> None:
         """A model of header h with zero weights (load() fills them)."""
     @property
-    def vocab(self) -> str:
-        """The characters of the token ids, in order."""
+    def vocab(self) -> str | tuple[str, ...]:
+        """The tokens' text, in order: a str of one character each, else a tuple of str."""
     @property
     def dim(self) -> int: ...
     @property
@@ -53,9 +53,9 @@ class Decoder:
         logits nobody reads); logits keep what they held."""
     def pick(self) -> int:
         """The next token from logits: argmax, or a draw as sampling() set."""
-    def generate_into(self, prompt: bytes, out: bytearray, stop: int = -1) -> int:
+    def generate_into(self, prompt: bytes | array, out: bytearray | array, stop: int = -1) -> int:
         """Feed prompt, then fill out with picked tokens; returns how many. Allocates nothing."""
-    def encode(self, text: str) -> bytes:
-        """Token ids of text; ValueError names a character outside the vocabulary."""
+    def encode(self, text: str) -> bytes | array:
+        """Token ids of text (array('H') past 256 tokens), longest token first."""
     def generate(self, prompt: str, max_new: int | None = None, stop: str | None = None) -> str:
         """The text generated after prompt, up to max_new tokens or stop (a character)."""
