@@ -10,9 +10,8 @@ load(path) gives the right one. Both take batches (the first axis) and can recor
 every quantised tensor's output (record=dict: name -> list of int arrays) for the
 converter's per-layer report.
 
-The projection that feeds the residual stream (Wo, W2, in_proj) adds its requantised
-sum to the stream before saturating (saturate8(x + y), as the board's fused kernel
-does), not saturate8(x + saturate8(y)).
+Every projection's output is saturated to int8 before anything else uses it, the ones
+added to the residual stream (in_proj, Wo, W2) too: saturate8(x + saturate8(y)).
 """
 
 import numpy as np
@@ -39,9 +38,9 @@ class _Base:
             self.table = relu_table()
 
     def _project(self, name, x):
-        """requant(W @ x) of a batch of int8 rows, unsaturated (int64)."""
+        """saturate8(requant(W @ x)) of a batch of int8 rows."""
         w, s = self.t[name]
-        return ops.requant(ops.matvec(w, x), s)
+        return ops.saturate8(ops.requant(ops.matvec(w, x), s))
 
     def norm(self, x):
         return ops.rms_norm(x, self.num, self.down)
@@ -51,16 +50,16 @@ class _Base:
         of rows before start (B, start, dim) or None; returns (x, cache)."""
         h = self.h
         n = self.norm(x)
-        q = ops.saturate8(self._project("%d.wq" % i, n))
-        k = ops.saturate8(self._project("%d.wk" % i, n))
-        v = ops.saturate8(self._project("%d.wv" % i, n))
+        q = self._project("%d.wq" % i, n)
+        k = self._project("%d.wk" % i, n)
+        v = self._project("%d.wv" % i, n)
         if cache is not None:
             k = np.concatenate([cache[0], k], axis=1)
             v = np.concatenate([cache[1], v], axis=1)
         a = ops.attention_rows(q, k, v, h["heads"], h["logit_shift"], causal, start)
         x = ops.saturate8(x + self._project("%d.wo" % i, a))
         res1 = x
-        f = ops.saturate8(self._project("%d.w1" % i, self.norm(x)))
+        f = self._project("%d.w1" % i, self.norm(x))
         act = self.table[f & 255]
         x = ops.saturate8(x + self._project("%d.w2" % i, act))
         if record is not None:
@@ -189,7 +188,7 @@ class Int8Classifier(_Base):
         if self.h["input"] == mf.FRAMES:
             frames = np.asarray(inputs, dtype=np.int64)
             w, s = t["in_proj"]
-            y = ops.requant(ops.matvec(w, frames), s)
+            y = ops.saturate8(ops.requant(ops.matvec(w, frames), s))
         else:
             y = t["tok_emb"][0][np.asarray(inputs, dtype=np.int64)]
         return ops.saturate8(y + pos[None, : y.shape[1]])
