@@ -152,3 +152,94 @@ def to_numpy_checkpoint(model, path):
     """The .npz checkpoint float_model.load reads (no torch needed to export it)."""
     arrays = {k: v.astype(np.float32) for k, v in params(model).items()}
     np.savez(path, config=np.array(model.config.to_json()), **arrays)
+
+
+# Quantisation-aware fine-tuning: the forward pass on the int8 grid the converter chose.
+
+
+def _grid(x, step, lo=-128, hi=127):
+    """x rounded to multiples of step within lo..hi steps; the gradient passes straight."""
+    return x + (torch.clamp(torch.round(x / step), lo, hi) * step - x).detach()
+
+
+def _rows(w):
+    """w rounded per row to symmetric int8 (as the converter stores weights)."""
+    step = w.detach().abs().amax(1, keepdim=True).clamp_min(1e-12) / 127
+    return _grid(w, step, -127, 127)
+
+
+def quantised_forward(model, inputs, scales):
+    """The module's output with every tensor the board holds in int8 on its grid: the
+    weights (gains and input_scale folded in first), the residual stream, the norms'
+    outputs, q, k, v, the attention's Q8 weights and its floored output, the
+    feed-forward's input and output. scales: convert.convert()'s info["scales"]."""
+    c = model.config
+    s_res, s_norm = scales["embed"], scales["norm"]
+
+    def norm(x):
+        return _grid(x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-6), s_norm)
+
+    pos = _grid(model.pos_emb.weight, s_res, -127, 127)
+    if c.frames:
+        w = _rows(model.in_proj.weight * c.input_scale)
+        x = _grid(inputs.float() @ w.T, s_res) + pos[: inputs.shape[1]]
+    else:
+        x = _grid(model.tok_emb.weight, s_res, -127, 127)[inputs] + pos[: inputs.shape[1]]
+    x = _grid(x, s_res)
+    if c.pooling == "cls":
+        row = _grid(model.cls + model.pos_emb.weight[c.context], s_res, -127, 127)
+        x = torch.cat([x, row.expand(x.shape[0], 1, -1)], dim=1)
+    for i, layer in enumerate(model.layers):
+        b, t, d = x.shape
+        hd = d // layer.heads
+        n = norm(x)
+        g = layer.norm1.weight
+        q, k, v = (
+            _grid(n @ _rows(lin.weight * g).T, scales["%d.%s" % (i, name)])
+            .view(b, t, layer.heads, hd)
+            .transpose(1, 2)
+            for lin, name in ((layer.wq, "q"), (layer.wk, "k"), (layer.wv, "v"))
+        )
+        # The board's softmax weights are Q8 (256 == 1) and its sum of weighted values
+        # is floored: a = floor(sum(w * v) / 256) in v's steps.
+        score = q @ k.transpose(-1, -2) / hd**0.5
+        if layer.causal:
+            score = score.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
+        w = _grid(torch.softmax(score, -1), 1 / 256, 0, 256)
+        a = (w @ v).transpose(1, 2).reshape(b, t, d) / scales["%d.v" % i]
+        a = (a + (torch.clamp(torch.floor(a), -128, 127) - a).detach()) * scales["%d.v" % i]
+        x = _grid(x + _grid(a @ _rows(layer.wo.weight).T, s_res), s_res)
+        f = _grid(norm(x) @ _rows(layer.w1.weight * layer.norm2.weight).T, scales["%d.w1" % i])
+        f = _grid(layer.act(f), scales["%d.act" % i])
+        x = _grid(x + _grid(f @ _rows(layer.w2.weight).T, s_res), s_res)
+    if c.kind == "classifier":
+        x = x[:, c.context] if c.pooling == "cls" else _grid(x.mean(1), s_res)
+    return norm(x) @ _rows(model.head.weight * model.norm_f.weight).T
+
+
+def fine_tune_quantised(
+    model, batches, steps, calibration, method="mse", lr=3e-4, every=50, log_every=100
+):
+    """Quantisation-aware fine-tuning: train on quantised_forward(), the int8 grid chosen
+    again by the converter (on the calibration inputs, by method) every `every` steps.
+    Returns the last loss."""
+    from . import convert  # noqa: PLC0415
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    loss = None
+    scales = None
+    for step in range(steps):
+        if step % every == 0:
+            _, _, info = convert.convert(params(model), model.config, calibration, method)
+            scales = info["scales"]
+        inputs, targets = batches(step)
+        logits = quantised_forward(model, inputs, scales)
+        loss = nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if log_every and (step % log_every == 0 or step == steps - 1):
+            print("quantised step %5d  loss %.4f" % (step, loss.item()), flush=True)
+    return float(loss.detach())

@@ -5,7 +5,9 @@
 
 Both are TinyTransformer modules of nets.py (the computation the board runs):
 - reverse: a decoder of the character task of task.py (12 tokens, context 18, dim 32,
-  2 heads, 2 layers, ReLU 64); held-out strings never appear;
+  2 heads, 2 layers, ReLU 64); held-out strings never appear; then 600 steps of
+  quantisation-aware fine-tuning (nets.fine_tune_quantised) on the int8 grid the
+  converter picks with MSE ranges;
 - gesture: a classifier of gesture.py's accelerometer windows (32 frames of 3 int8,
   dim 32, 2 heads, 2 layers, GELU 64 as a table, full attention, mean pooling); its
   training windows come from seeds other than the held-out and calibration sets'.
@@ -25,7 +27,7 @@ import torch
 if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tinylm import gesture, nets, task
+from tinylm import convert, gesture, nets, task
 from tinylm.arch import Config
 
 
@@ -94,20 +96,35 @@ def gesture_batches(seed, size):
     return batch
 
 
+def reverse_calibration():
+    return convert.calibration_samples()
+
+
+def gesture_calibration():
+    return gesture.dataset(512, gesture.CAL_SEED)[0]
+
+
+# name: (Config, batches, float steps, learning rate, quantised steps, calibration)
 MODELS = {
-    "reverse": (reverse_config, reverse_batches, 1500, 3e-3),
-    "gesture": (gesture_config, gesture_batches, 3000, 3e-3),
+    "reverse": (reverse_config, reverse_batches, 1500, 3e-3, 600, reverse_calibration),
+    "gesture": (gesture_config, gesture_batches, 3000, 3e-3, 0, gesture_calibration),
 }
 
 
-def train(name, steps=None, seed=1, size=128):
-    """The trained TinyTransformer of a shipped model."""
-    config, batches, default_steps, lr = MODELS[name]
+def train(name, steps=None, seed=1, size=128, quantised_steps=None):
+    """The trained TinyTransformer of a shipped model: float training, then (where its
+    entry says) quantisation-aware fine-tuning on the int8 grid of MSE ranges."""
+    config, batches, default_steps, lr, qat, calibration = MODELS[name]
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     model = nets.TinyTransformer(config())
-    nets.fit(model, batches(seed, size), steps or default_steps, lr=lr)
+    steps = steps or default_steps
+    nets.fit(model, batches(seed, size), steps, lr=lr)
+    qat = qat if quantised_steps is None else quantised_steps
+    if qat:
+        more = batches(seed + 1, size)
+        nets.fine_tune_quantised(model, lambda step: more(steps + step), qat, calibration())
     return model
 
 
@@ -118,8 +135,9 @@ def main():
     parser.add_argument("--steps", type=int)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quantised-steps", type=int, help="quantisation-aware fine-tuning steps")
     args = parser.parse_args()
-    model = train(args.model, args.steps, args.seed, args.batch)
+    model = train(args.model, args.steps, args.seed, args.batch, args.quantised_steps)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     nets.to_numpy_checkpoint(model, args.out)
     print("wrote", args.out)
