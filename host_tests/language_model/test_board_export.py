@@ -177,3 +177,19 @@ def test_unix_port_runs_exported_files_bit_for_bit(tmp_path):
     assert len(got) == len(cases)
     for c, g, w in zip(cases, got, want):
         assert g == w, {k: v for k, v in c.items() if k != "frames"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the board's Classifier plans an in_proj for every classifier: a version 2 file "
+    "of kind 1 with input 0 passes modelfile.read_header, then Classifier.load raises "
+    "KeyError: 'in_proj' (attention/model.py, Plan.project)",
+)
+def test_a_classifier_of_token_ids_loads_or_is_refused_with_a_message(tmp_path):
+    """Version 2 lets a classifier read token ids (kind 1, input 0): the loader takes such
+    a file, or refuses it with a ValueError; nothing else escapes."""
+    path, _ = make(tmp_path, "tokens", 60, "classifier", {"attention": "full", "pooling": "mean"})
+    try:
+        Classifier.load(path)
+    except ValueError as e:
+        assert str(e)

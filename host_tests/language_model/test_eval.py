@@ -75,7 +75,7 @@ def test_gesture_sets_are_apart_and_seeded():
     assert len({gesture.TRAIN_SEED, gesture.HELD_SEED, gesture.CAL_SEED}) == 3  # noqa: PLR2004
 
 
-@pytest.mark.parametrize("name", ["gesture"])
+@pytest.mark.parametrize("name", ["reverse", "gesture"])
 def test_shipped_files_are_the_export_of_the_committed_float_models(name, tmp_path):
     """`make train`'s export step, without the training: the committed .npz and the data of
     data.py give the committed model file, byte for byte."""
@@ -84,6 +84,6 @@ def test_shipped_files_are_the_export_of_the_committed_float_models(name, tmp_pa
     cal, held = data.reverse() if name == "reverse" else data.gesture_data()
     out = tmp_path / (name + ".bin")
     ckpt = os.path.join(ROOT, "tools", "tinylm", name + ".npz")
-    export.export(ckpt, str(out), cal, None, log=lambda s: None)
+    export.export(ckpt, str(out), cal, None, method=data.METHOD[name], log=lambda s: None)
     shipped = os.path.join(ROOT, "firmware", "attention", name + ".bin")
     assert out.read_bytes() == open(shipped, "rb").read()

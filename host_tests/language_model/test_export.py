@@ -2,13 +2,14 @@
 model of both kinds against the format's computation written row by row, the converter on
 any shape, and the torch modules against the numpy float model (skipped without torch)."""
 
-import itertools
+import os
 import struct
 import zlib
 
 import numpy as np
 import pytest
 import tinymodels
+from conftest import ROOT
 
 from tinylm import convert, export, float_model, model_file, int8_model
 from tinylm import int8_ops as ops
@@ -62,12 +63,27 @@ def test_version_2_files_round_trip_with_their_crc(kw):
         model_file.parse(bytes(flipped))
 
 
-def test_version_1_files_still_read_and_run():
-    h, tensors = model_file.read(tinymodels.SHIPPED)
-    assert h["version"] == 1 and h["kind"] == 0 and h["requant"] == 0
-    m = int8_model.build(h, tensors)
+def test_version_1_files_still_read_and_run(tmp_path):
+    """The reversal model as version 1 (max ranges, as first shipped): the host reads and
+    runs it, and the board's decoder gives the numpy model's logits."""
+    from attention.decoder import Decoder
+
+    p, c = float_model.load(os.path.join(ROOT, "tools", "tinylm", "reverse-float.npz"))
+    h, tensors, _ = convert.convert(p, c, convert.calibration_samples(), "max", 1)
+    path = tmp_path / "v1.bin"
+    model_file.write(str(path), h, tensors)
+    raw = path.read_bytes()
+    assert raw[4:6] == b"\x01\x00" and len(raw) == 21708  # noqa: PLR2004
+    h2, t2 = model_file.read(str(path))
+    assert h2["version"] == 1 and h2["kind"] == 0 and h2["requant"] == 0
+    assert model_file.to_bytes(h2, t2) == raw
+    m = int8_model.build(h2, t2)
     assert m.generate("abc|", None, ".") == "cba."
-    assert model_file.to_bytes(h, tensors) == open(tinymodels.SHIPPED, "rb").read()
+    board = Decoder.load(str(path))
+    m.reset()
+    for token in [0, 3, 10, 2]:
+        board.feed(token)
+        assert list(board.logits) == m.feed(token).tolist()
 
 
 def test_vocabularies_above_256_and_tokens_of_many_bytes():
@@ -335,3 +351,14 @@ def test_export_a_trained_module_and_its_checkpoint(tmp_path):
     )
     assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
     assert again["accuracy"] == got["accuracy"]
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["reverse", "gesture"])
+def test_training_is_repeatable_on_one_machine(name):
+    """make train's steps, a few of each: the same seed gives the same weights, bit for bit."""
+    from tinylm import nets, train
+
+    a = nets.params(train.train(name, steps=3, size=4, quantised_steps=2))
+    b = nets.params(train.train(name, steps=3, size=4, quantised_steps=2))
+    assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)

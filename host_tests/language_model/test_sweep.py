@@ -52,6 +52,12 @@ def test_sweep_verdicts_are_greedy_generations(tmp_path):
         bad = [s for s in strings(n) if model.generate(s + "|", n + 1, ".") != s[::-1] + "."]
         assert sorted(wrong) == sorted(bad) and w8 == len(bad)
     assert sum(r[1] for r in results.values()) > 50  # noqa: PLR2004  (damage shows)
+    # Drawn strings (--sample): each answered as in the search over all of them.
+    drawn = sweep.sweep([3], jobs=2, model_path=str(damaged), log=lambda s: None, sample=500)
+    picks = np.random.default_rng((1, 3)).integers(0, 10, (500, 3))
+    picked = ["".join(task.LETTERS[i] for i in row) for row in picks.tolist()]
+    all_wrong = set(results[3][3])
+    assert drawn[3][0] == 500 and drawn[3][1] == sum(s in all_wrong for s in picked)
 
 
 @needs_cc

@@ -1,7 +1,7 @@
 """The int8 decoder in plain Python (bytecode only): the baseline of `make bench`.
 
-PlainDecoder(path) reads the model file itself (the format of docs/model-format.md,
-nothing of attention.decoder) and computes the same integer steps with Python loops
+PlainDecoder(path) reads a decoder's model file itself (version 1 or 2, the format of
+docs/model-format.md, nothing of attention.decoder) and computes the same integer steps with Python loops
 and ints: feed(token) fills logits (a list), equal to Decoder.logits after
 Decoder.feed(token) on a model loaded from the same file.
 """
@@ -24,18 +24,26 @@ def _requant(a, m, s):
 
 
 def _read(path):
-    """(header, {name: (int8 list, scales list or None)}) of a version 1 model file."""
-    fields = ("vocab", "dim", "heads", "layers", "hidden", "context", "norm_frac")
-    fields += ("logit_shift", "logit_frac", "activation", "tensors")
+    """(header, {name: (int8 list, scales list or None)}) of a decoder's model file,
+    version 1 or 2 (its head is then named lm_head whatever the version)."""
     with open(path, "rb") as f:
-        h = dict(zip(fields, struct.unpack("<4sHHHHHHHHHHHHI", f.read(32))[2:13]))
+        if struct.unpack("<4sH", f.read(6))[1] == 1:
+            fields = ("vocab", "dim", "heads", "layers", "hidden", "context", "norm_frac")
+            fields += ("logit_shift", "logit_frac", "activation", "tensors")
+            h = dict(zip(fields, struct.unpack("<HHHHHHHHHHHI", f.read(26))))
+        else:
+            fields = ("kind", "input", "vocab", "features", "dim", "heads", "layers", "hidden")
+            fields += ("context", "norm_frac", "logit_shift", "logit_frac", "activation")
+            fields += ("attention", "pooling", "requant", "tensors")
+            h = dict(zip(fields, struct.unpack("<17HII", f.read(42))))
         tensors = {}
         for _ in range(h["tensors"]):
             name, rows, cols, scaled, _ = struct.unpack("<8sHHHH", f.read(16))
             scales = list(struct.unpack("<%di" % (2 * rows), f.read(8 * rows))) if scaled else None
             data = f.read(rows * cols)
             f.read(-(rows * cols) % 4)
-            tensors[name.rstrip(b"\0").decode()] = (data, scales)
+            name = name.rstrip(b"\0").decode()
+            tensors["lm_head" if name == "head" else name] = (data, scales)
     return h, tensors
 
 
@@ -74,6 +82,7 @@ class PlainDecoder:
                 ]
             )
         self.head = ([_s8(u) for u in b["lm_head"][0]], list(b["lm_head"][1]))
+        self.table = [_s8(u) for u in b["act"][0]] if "act" in b else None  # else ReLU
         self.reset()
 
     def reset(self):
@@ -164,7 +173,11 @@ class PlainDecoder:
             o = self.matvec(wo, a, d)
             x = [_sat(x[j] + _sat(o[j])) for j in range(d)]
             n = self.norm(x)
-            hidden = [max(_sat(v), 0) for v in self.matvec(w1, n, f)]
+            hidden = [_sat(v) for v in self.matvec(w1, n, f)]
+            if self.table:
+                hidden = [self.table[v & 255] for v in hidden]
+            else:
+                hidden = [max(v, 0) for v in hidden]
             o = self.matvec(w2, hidden, d)
             x = [_sat(x[j] + _sat(o[j])) for j in range(d)]
         self.logits = self.matvec(self.head, self.norm(x), self.h["vocab"])

@@ -2,8 +2,10 @@
 
     python tools/tinylm/calibration.py [--lengths 1-6] [--jobs 2]
 
-Each shipped float model (tools/tinylm/{reverse,gesture}.npz) is converted with every
-method (convert.py) on its calibration data (data.py), then measured: the logits' SNR
+Each float model (tools/tinylm/reverse-float.npz: the reversal model as trained in
+float; reverse.npz: the same after quantisation-aware fine-tuning, the shipped one;
+gesture.npz) is converted with every method (convert.py) on its calibration data
+(data.py), then measured: the logits' SNR
 against the float model on the calibration data (what export's "auto" ranks by), the
 held-out accuracy (the gesture model's 6000 windows; the reversal model's 2000 held-out
 strings), and for the reversal model the int8 errors of every string of the given
@@ -32,12 +34,13 @@ def main():
     folder = os.path.join(ROOT, "build", "calibration")
     os.makedirs(folder, exist_ok=True)
     print(
-        "model    method      logits SNR  held-out int8  float   int8 wrong by length %s" % lengths
+        "model          method      logits SNR  held-out int8  float   int8 wrong by length %s"
+        % lengths
     )
-    for name in ("reverse", "gesture"):
+    for name in ("reverse-float", "reverse", "gesture"):
         ckpt = os.path.join(HERE, name + ".npz")
         p, config = float_model.load(ckpt)
-        cal, held = data.reverse() if name == "reverse" else data.gesture_data()
+        cal, held = data.gesture_data() if name == "gesture" else data.reverse()
         samples = export.inputs_of(cal, config)
         for method in convert.METHODS:
             h, tensors, info = convert.convert(p, config, samples, method)
@@ -46,11 +49,11 @@ def main():
             snr = export.logit_snr(p, config, h, tensors, info, samples)
             fa, ia, _, _ = convert.accuracy(p, config, h, tensors, held)
             wrong = ""
-            if name == "reverse":
+            if name != "gesture":
                 got = sweep.sweep(lengths, args.jobs, out, ckpt, log=lambda s: None)
                 wrong = " ".join("%d" % got[n][1] for n in lengths)
             print(
-                "%-8s %-10s %8.1f dB %12.2f%% %6.2f%%   %s"
+                "%-14s %-10s %8.1f dB %12.2f%% %6.2f%%   %s"
                 % (name, method, snr, 100 * ia, 100 * fa, wrong),
                 flush=True,
             )

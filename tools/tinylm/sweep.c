@@ -13,6 +13,8 @@
                               answers it right. Prints "count N int8_wrong A float_wrong B"
                               and one "int8 s" / "float s" line per wrong string (letters as
                               ids, joined by ',').
+   sweep MODEL strings        strings from stdin (one per line, letter ids joined by ','),
+                              each answered as above (no prefix shared): the same lines.
    sweep MODEL logits         token id sequences from stdin (one per line, ids joined by ','),
                               the int8 logits of every position to stdout, one line each.
 
@@ -320,6 +322,18 @@ int main(int argc, char **argv) {
         printf("\n");
       }
     }
+    return 0;
+  }
+  if (!strcmp(argv[2], "strings")) {
+    char line[4096];
+    while (fgets(line, sizeof line, stdin)) {
+      int n = 0;
+      for (char *p = strtok(line, ",\n"); p; p = strtok(NULL, ",\n")) letters[n++] = atoi(p);
+      if (n < 1 || 2 * n + 1 > T) { fprintf(stderr, "a string of 1..%d letters\n", (T - 1) / 2); return 2; }
+      for (int k = 0; k < n; k++) { row8(letters[k], k, NULL); rowf(letters[k], k, NULL); }
+      finish(n);
+    }
+    printf("count %ld int8_wrong %ld float_wrong %ld\n", count, wrong8, wrongf);
     return 0;
   }
   if (argc < 5) { fprintf(stderr, "usage: sweep MODEL n first last\n"); return 2; }

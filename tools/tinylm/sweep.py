@@ -1,6 +1,7 @@
 """Every string of the reversal task, int8 and float: errors by length (make eval FULL=1).
 
     python tools/tinylm/sweep.py [--model firmware/attention/reverse.bin] [--lengths 1-8] [--jobs 2]
+                                 [--sample N]
 
 The 111,111,110 strings of 1..8 letters are too many for the unix port (and for numpy):
 sweep.c, compiled here with the system's C compiler into build/, runs the int8 model's
@@ -9,7 +10,8 @@ host_tests/language_model/test_sweep.py checks sweep.c's logits against int8_mod
 and the float model (float_model.py's, in single precision) over all of them, a prefix's rows once.
 A string counts as right when greedy generation answers it right; teacher forcing
 decides that exactly (the argmax after the prompt and after each answer token must be
-the next answer token).
+the next answer token). --sample N draws N strings per length instead (a quicker look at
+lengths 7 and 8: all of them take about 15 and 150 CPU minutes).
 """
 
 import argparse
@@ -101,8 +103,10 @@ def logits(program, model_dump, sequences):
     return [[int(v) for v in line.split()] for line in done.stdout.splitlines()]
 
 
-def sweep(lengths, jobs=2, model_path=MODEL, float_path=FLOAT, log=print):
-    """{n: (count, int8 wrong, float wrong, [wrong int8 strings])} over every string of n letters."""
+def sweep(lengths, jobs=2, model_path=MODEL, float_path=FLOAT, log=print, sample=0, seed=1):
+    """{n: (count, int8 wrong, float wrong, [wrong int8 strings])} over every string of n
+    letters, or over `sample` strings of n letters drawn uniformly (numpy, seed) per length
+    when sample is given and smaller than all of them."""
     program = build(model_file.read(model_path)[0])
     model_dump = program + ".model"
     dump(model_dump, model_path, float_path)
@@ -111,19 +115,38 @@ def sweep(lengths, jobs=2, model_path=MODEL, float_path=FLOAT, log=print):
     results = {}
     for n in lengths:
         start = time.time()
-        procs = [
-            subprocess.Popen(
-                [program, model_dump, str(n), str(lo), str(hi)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for lo, hi in zip(bounds[:-1], bounds[1:])
-            if hi > lo
-        ]
+        drawn = sample and sample < letters**n
+        if drawn:
+            rng = np.random.default_rng((seed, n))
+            picks = rng.integers(0, letters, (sample, n))
+            parts = np.array_split(picks, jobs)
+            procs = [
+                subprocess.Popen(
+                    [program, model_dump, "strings"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in parts
+            ]
+            feeds = [
+                "".join(",".join(map(str, r)) + "\n" for r in part.tolist()) for part in parts
+            ]
+        else:
+            procs = [
+                subprocess.Popen(
+                    [program, model_dump, str(n), str(lo), str(hi)],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for lo, hi in zip(bounds[:-1], bounds[1:])
+                if hi > lo
+            ]
+            feeds = [None] * len(procs)
         count = w8 = wf = 0
         wrong = []
-        for proc in procs:
-            out, _ = proc.communicate()
+        for proc, feed in zip(procs, feeds):
+            out, _ = proc.communicate(feed)
             if proc.returncode:
                 raise RuntimeError("sweep.c failed (exit %d)" % proc.returncode)
             for line in out.splitlines():
@@ -135,8 +158,17 @@ def sweep(lengths, jobs=2, model_path=MODEL, float_path=FLOAT, log=print):
                     wrong.append("".join(task.LETTERS[int(i)] for i in rest.split(",")))
         results[n] = (count, w8, wf, wrong)
         log(
-            "length %d: %d strings, int8 wrong %d (%.4f%%), float wrong %d (%.4f%%)  [%.0f s]"
-            % (n, count, w8, 100 * w8 / count, wf, 100 * wf / count, time.time() - start)
+            "length %d: %d strings%s, int8 wrong %d (%.4f%%), float wrong %d (%.4f%%)  [%.0f s]"
+            % (
+                n,
+                count,
+                " drawn at random" if drawn else "",
+                w8,
+                100 * w8 / count,
+                wf,
+                100 * wf / count,
+                time.time() - start,
+            )
         )
     return results
 
@@ -152,8 +184,9 @@ def main():
     parser.add_argument("--float", default=FLOAT)
     parser.add_argument("--lengths", default="1-%d" % task.MAX_LEN)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--sample", type=int, default=0, help="strings drawn per length (0: all)")
     args = parser.parse_args()
-    sweep(parse_lengths(args.lengths), args.jobs, args.model, args.float)
+    sweep(parse_lengths(args.lengths), args.jobs, args.model, args.float, sample=args.sample)
     return 0
 
 

@@ -1,13 +1,14 @@
 """Train the shipped models with torch (CPU, fixed seeds) and write their float checkpoints.
 
-    python tools/tinylm/train.py reverse --out tools/tinylm/reverse.npz [--steps 1500] [--seed 1]
+    python tools/tinylm/train.py reverse --out tools/tinylm/reverse.npz [--float-out F.npz] [--from F.npz]
     python tools/tinylm/train.py gesture --out tools/tinylm/gesture.npz [--steps 3000] [--seed 1]
 
 Both are TinyTransformer modules of nets.py (the computation the board runs):
 - reverse: a decoder of the character task of task.py (12 tokens, context 18, dim 32,
-  2 heads, 2 layers, ReLU 64); held-out strings never appear; then 600 steps of
-  quantisation-aware fine-tuning (nets.fine_tune_quantised) on the int8 grid the
-  converter picks with MSE ranges;
+  2 heads, 2 layers, ReLU 64); held-out strings never appear; then 400 steps of
+  quantisation-aware fine-tuning (nets.fine_tune_quantised, learning rate 1e-4) on the
+  int8 grid the converter picks with MSE ranges (--float-out keeps the float stage,
+  --from starts from a float checkpoint and fine-tunes only);
 - gesture: a classifier of gesture.py's accelerometer windows (32 frames of 3 int8,
   dim 32, 2 heads, 2 layers, GELU 64 as a table, full attention, mean pooling); its
   training windows come from seeds other than the held-out and calibration sets'.
@@ -27,7 +28,7 @@ import torch
 if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tinylm import convert, gesture, nets, task
+from tinylm import convert, float_model, gesture, nets, task
 from tinylm.arch import Config
 
 
@@ -104,27 +105,35 @@ def gesture_calibration():
     return gesture.dataset(512, gesture.CAL_SEED)[0]
 
 
-# name: (Config, batches, float steps, learning rate, quantised steps, calibration)
+# name: (Config, batches, float steps, learning rate, quantised steps and their rate,
+# calibration)
 MODELS = {
-    "reverse": (reverse_config, reverse_batches, 1500, 3e-3, 600, reverse_calibration),
-    "gesture": (gesture_config, gesture_batches, 3000, 3e-3, 0, gesture_calibration),
+    "reverse": (reverse_config, reverse_batches, 1500, 3e-3, 400, 1e-4, reverse_calibration),
+    "gesture": (gesture_config, gesture_batches, 3000, 3e-3, 0, 0, gesture_calibration),
 }
 
 
-def train(name, steps=None, seed=1, size=128, quantised_steps=None):
-    """The trained TinyTransformer of a shipped model: float training, then (where its
-    entry says) quantisation-aware fine-tuning on the int8 grid of MSE ranges."""
-    config, batches, default_steps, lr, qat, calibration = MODELS[name]
+def train(name, steps=None, seed=1, size=128, quantised_steps=None, start=None):
+    """The trained TinyTransformer of a shipped model: float training (or the float
+    checkpoint start, a .npz), then, where its entry says, quantisation-aware
+    fine-tuning on the int8 grid of MSE ranges (the grid export then uses)."""
+    config, batches, default_steps, lr, qat, qat_lr, calibration = MODELS[name]
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     model = nets.TinyTransformer(config())
     steps = steps or default_steps
-    nets.fit(model, batches(seed, size), steps, lr=lr)
+    if start:
+        p, _ = float_model.load(start)
+        model.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in p.items()})
+    else:
+        nets.fit(model, batches(seed, size), steps, lr=lr)
     qat = qat if quantised_steps is None else quantised_steps
     if qat:
         more = batches(seed + 1, size)
-        nets.fine_tune_quantised(model, lambda step: more(steps + step), qat, calibration())
+        nets.fine_tune_quantised(
+            model, lambda step: more(steps + step), qat, calibration(), "mse", lr=qat_lr
+        )
     return model
 
 
@@ -136,8 +145,15 @@ def main():
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quantised-steps", type=int, help="quantisation-aware fine-tuning steps")
+    parser.add_argument("--from", dest="start", help="a float checkpoint (.npz): fine-tune only")
+    parser.add_argument("--float-out", help="also write the float stage's checkpoint here")
     args = parser.parse_args()
-    model = train(args.model, args.steps, args.seed, args.batch, args.quantised_steps)
+    if args.float_out:
+        float_only = train(args.model, args.steps, args.seed, args.batch, 0, args.start)
+        nets.to_numpy_checkpoint(float_only, args.float_out)
+        print("wrote", args.float_out)
+        args.start = args.float_out
+    model = train(args.model, args.steps, args.seed, args.batch, args.quantised_steps, args.start)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     nets.to_numpy_checkpoint(model, args.out)
     print("wrote", args.out)
