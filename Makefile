@@ -9,6 +9,10 @@
 ## SEED=5 CALLS=20000    fuzz: the seed to replay and how many calls (VERBOSE=1 prints every call)
 ## FULL=1               eval: also every string of 1..8 letters through the reversal model (int8 and float, by length)
 ## PYTHON3=python3.12   the host Python that creates .venv (CPython 3.10 or newer; default python3)
+## RV32_FIRMWARE=fw.elf inspect, bench: a qemu-port VIRT_RV32 MicroPython for whole-token counts (default: build/ports/)
+## MICROPYTHON_SRC=~/micropython  ports: a MicroPython source tree to build the 32-bit interpreters from
+## RECORD=1             ports: also write each 32-bit target's recorded cases into host_tests/fixtures/
+## PORTS_ARGS="--only qemu-rv32"  ports: more options of tools/ports/run.py (--parts, --link pty, --form .mpy)
 
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -24,7 +28,7 @@ BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
 BOARD_GIVEN := $(filter command line,$(origin BOARD))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools clean train eval
+.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools ports ports-tools clean train eval
 
 help: ## list the targets and the variables they read
 	@echo "Targets:"
@@ -125,13 +129,15 @@ endif
 fuzz: $(STAMP) ## hostile calls to every public method on the unix port, or on PORT= (SEED=, CALLS=, VERBOSE=1)
 	$(PYTHON) tools/quality/fuzz.py $(if $(SEED),--seed $(SEED)) $(if $(CALLS),--calls $(CALLS)) $(if $(VERBOSE),--verbose) $(if $(PORT),--port $(PORT))
 
-bench: $(STAMP) ## speed and memory tables (the mechanisms, then the shipped model) on the unix port, or on PORT= (deployed first)
+bench: $(STAMP) ## speed and memory tables (the mechanisms, the shipped model beside the previous decoder) on the unix port, or on PORT= (deployed first); per-token counts
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
 	$(PYTHON) tools/report/bench.py $(if $(PORT),--port $(PORT))
 	@echo
 	$(PYTHON) tools/board/target.py bench_model.py $(if $(PORT),--port $(PORT))
+	@echo
+	$(PYTHON) tools/report/per_token.py --steps --shapes
 
 accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: deployed first, plot in build/accuracy-board.svg)
 ifneq ($(PORT),)
@@ -144,11 +150,13 @@ figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) an
 	$(PYTHON) tools/report/layout_figure.py
 	$(PYTHON) tools/report/architecture_figure.py
 
-inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU)
+inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU); per token, counted
 	$(PYTHON) tools/machine_code/inspect_native.py --arch all firmware/attention/_kernels.py
 	$(PYTHON) tools/report/bench.py --loops
 	@echo
 	$(PYTHON) tools/machine_code/qemu_inspect.py
+	@echo
+	$(PYTHON) tools/report/per_token.py --shapes
 
 mutate: $(STAMP) ## plant each bug of tools/quality/mutants.py in a copy of firmware/: caught or survived, and the score
 	$(PYTHON) tools/quality/mutate.py
@@ -177,6 +185,15 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32 code with (Debian/Ubuntu)
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends $(QEMU_PACKAGES)
+
+PORTS_PACKAGES := make gcc gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
+
+ports: $(STAMP) ## build 32-bit MicroPython (unix x86, qemu Cortex-M3, qemu RV32) from MICROPYTHON_SRC into build/ports/, run the device suite on each heap range
+	$(PYTHON) tools/ports/run.py $(if $(MICROPYTHON_SRC),--src $(MICROPYTHON_SRC)) $(if $(RECORD),--record) $(PORTS_ARGS)
+
+ports-tools: ## install the compilers and QEMU that make ports builds and runs with (Debian/Ubuntu)
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends $(PORTS_PACKAGES)
 
 clean: ## remove build outputs and caches (keeps .venv and the committed dist/)
 	rm -rf build .pytest_cache .hypothesis .ruff_cache

@@ -14,6 +14,8 @@ classify(frames) classifies one window; push(frame) adds a frame to a ring of th
 
 from array import array
 
+import micropython
+
 from micropython import const
 
 from . import _check, _kernels, _layers, _memory, _step, model
@@ -105,6 +107,7 @@ class Classifier(model.Model):
         """Forget the frames pushed."""
         self._count = 0
 
+    @micropython.native
     def push(self, frame):
         """Add one frame (features int8) to the stream: the oldest of the last window goes."""
         spec = self._measure(_PUSH, 1, frame, "frame")
@@ -118,6 +121,7 @@ class Classifier(model.Model):
         _kernels.copy8(self._frame[model.STATE], frame, ring + (count % t) * f, f)
         self._count = count + 1
 
+    @micropython.native
     def classify(self, frames=None):
         """The class of a window: frames (window * features int8, the oldest first), or
         without frames, the last window pushed. Its logits and scores are then ready."""

@@ -13,6 +13,8 @@ the buffers.
 
 from array import array
 
+import micropython
+
 from micropython import const
 
 from . import _check, _layers, _memory, _step, model
@@ -130,6 +132,7 @@ class Decoder(model.Model):
         self._top_k = top_k or v
         self._frame[_RNG][0] = seed & 0x7FFFFFFF  # seed mod 2**31
 
+    @micropython.native
     def feed(self, token, logits=True):
         """Run one token through the model at the next position; logits are then ready.
 
@@ -171,6 +174,7 @@ class Decoder(model.Model):
             _step.project(blob, state, frame[model.OUTPUT], head, 0)
         self._pos = n
 
+    @micropython.native
     def pick(self):
         """The next token from logits: argmax, or a draw as sampling() set."""
         v = self._measure(_PICK, 3)[2][0]

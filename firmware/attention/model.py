@@ -12,6 +12,8 @@ write outside them. Loading checks the whole file first (modelfile.scan), then t
 import gc
 import sys
 
+import micropython
+
 from micropython import const
 
 from . import _check, _memory, _step, modelfile
@@ -209,6 +211,7 @@ class Model:
                     )
         self._names = _texts(text[0], h["vocab"], h["vocab_width"], h["version"])
 
+    @micropython.native
     def _measure(self, kinds, outputs, a=None, name="frames"):
         """The spec, once the frame's buffers are measured against it as they are now:
         the blob, the state and the first outputs of spec[2] (logits, then the rest: at

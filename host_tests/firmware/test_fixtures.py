@@ -36,8 +36,9 @@ def check_provenance(path):
     provenance = load(path)["provenance"]
     target = provenance["target"]
     assert target["implementation"] == "micropython"
-    # The file is named after the chip that made it (old files: after the platform).
-    assert os.path.basename(path) == fixture_file.file_name(target)
+    # The file is named after the chip that made it (old files: after the platform), and
+    # for a build from source, after the build (make ports).
+    assert os.path.basename(path) == fixture_file.file_name(target, provenance.get("built"))
     assert len(provenance["firmware_sha256"]) == 64 and provenance["recorded"]
 
 
@@ -162,8 +163,9 @@ def firmware_sha256():
 
 @pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
 def test_fixture_was_recorded_from_the_current_firmware(path):
-    # After any change to firmware/attention/*.py, record again (`make record`, and on
-    # each board): a fixture from older sources no longer vouches for these.
+    # After any change to firmware/attention/*.py, record again (`make record`; the 32-bit
+    # builds' with `make ports MICROPYTHON_SRC=... RECORD=1`; on each board): a fixture
+    # from older sources no longer vouches for these.
     assert load(path)["provenance"]["firmware_sha256"] == firmware_sha256(), (
-        "fixture recorded from other firmware sources: run make record"
+        "fixture recorded from other firmware sources: run make record, or make ports RECORD=1"
     )

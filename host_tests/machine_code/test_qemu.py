@@ -416,3 +416,68 @@ def test_inspect_per_pass_is_the_inner_loop(arch):
         loop = loops[name]
         assert loop["instructions"] - loop["forward_branches"] <= per_pass <= loop["instructions"]
         assert per_call > qemu_inspect.N * qemu_inspect.DIM // loop["unroll"] * per_pass
+
+
+ACCUMULATE = """
+import micropython
+@micropython.viper
+def add_into(dst: ptr32, src: ptr32, n: int):
+    i = 0
+    while i < n:
+        dst[i] = dst[i] + src[i]
+        i += 1
+"""
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_shared_buffer_is_one_memory_for_every_call(arch, tmp_path):
+    """Calls given one Shared object see each other's writes, in order, and one call given
+    it twice gets the same address twice (as MicroPython passes one object); a plain
+    bytes argument stays a copy per call. The sums are checked by plain arithmetic."""
+    src = tmp_path / "accumulate.py"
+    src.write_text(ACCUMULATE)
+    code = qemu_run.native_code(src, arch, tmp_path)
+    start = [3, -1, 7]
+    acc = qemu_run.Shared(struct.pack("<3i", *start))
+    plain = struct.pack("<3i", *start)
+    calls = [
+        qemu_run.Call("add_into", [acc, struct.pack("<3i", 1, 2, 3), 3]),
+        qemu_run.Call("add_into", [acc, acc, 3]),  # doubles it in place
+        qemu_run.Call("add_into", [plain, plain, 3]),
+        qemu_run.Call("add_into", [plain, struct.pack("<3i", 10, 10, 10), 3]),
+    ]
+    res = qemu_run.run(arch, code, calls)
+    twice = [2 * (a + b) for a, b in zip(start, (1, 2, 3))]
+    assert list(struct.unpack("<3i", res[0].buffers[0])) == twice  # the job's end
+    assert res[1].buffers[0] == res[1].buffers[1] == res[0].buffers[0]
+    assert list(struct.unpack("<3i", res[2].buffers[0])) == [2 * v for v in start]
+    assert list(struct.unpack("<3i", res[3].buffers[0])) == [v + 10 for v in start]
+    # The same work, counted: a call's instructions do not depend on where its buffers are.
+    alone = qemu_run.run(arch, code, [qemu_run.Call("add_into", [plain, plain, 3])])
+    assert res[2].instructions == alone[0].instructions == res[1].instructions
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_functions_of_two_modules_run_in_one_job(arch, tmp_path):
+    """NativeCode.merge: each function keeps its own module's fun-table slot."""
+    slow = tmp_path / "slow.py"
+    slow.write_text(
+        'NOTE = "a string long enough to be a constant object, not a qstr" * 2\n' + DIVIDE
+    )
+    fast = tmp_path / "fast.py"
+    fast.write_text(ACCUMULATE)
+    a = qemu_run.native_code(slow, arch, tmp_path)
+    b = qemu_run.native_code(fast, arch, tmp_path)
+    assert a.fun_table != b.fun_table
+    both = qemu_run.NativeCode.merge(a, b)
+    acc = qemu_run.Shared(struct.pack("<2i", 5, 6))
+    calls = [
+        qemu_run.Call("div", [-7, 2]),
+        qemu_run.Call("add_into", [acc, acc, 2]),
+        qemu_run.Call("mod", [-7, 2]),
+    ]
+    res = qemu_run.run(arch, both, calls)
+    assert [r.ret for r in res] == [-4, None, 1]
+    assert struct.unpack("<2i", res[1].buffers[0]) == (10, 12)
+    with pytest.raises(qemu_run.QemuError, match="two modules define 'div'"):
+        qemu_run.NativeCode.merge(a, a)

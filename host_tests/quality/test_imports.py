@@ -16,6 +16,7 @@ ALLOWED = {
     "machine_code": {"board", "machine_code"},
     "quality": {"board", "quality"},
     "report": {"board", "machine_code", "tinylm", "report"},
+    "ports": {"board", "tinylm", "ports"},
     "tinylm": {"tinylm"},
 }
 # Not imported by CPython: device/ runs on a target; the agent runs inside the unix port.

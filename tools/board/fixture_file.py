@@ -21,9 +21,16 @@ def chip(target):
     return target["platform"]
 
 
-def file_name(target):
-    """The fixture file name for a target: <chip>-<mpy arch>.json."""
-    return "%s-%s.json" % (chip(target), target.get("mpy_arch", "bytecode"))
+def file_name(target, built=None):
+    """The fixture file name for a target: <chip>-<mpy arch>.json; for one built from
+    source (make ports), -<variant> (a build the chip alone does not tell apart) and
+    -heap-<range> (low, mid, high: where its heap was) follow."""
+    name = "%s-%s" % (chip(target), target.get("mpy_arch", "bytecode"))
+    if built:
+        if built.get("variant"):
+            name += "-" + built["variant"]
+        name += "-heap-" + built["heap"]
+    return name + ".json"
 
 
 def dumps(fixture):

@@ -4,7 +4,9 @@ what it executes.
 inspect_native.py (read the .mpy, disassemble, find the loops: static counts),
 kernel_loops.py (each kernel's inner loop and unroll; what the static and executed
 reports share), qemu_run.py and drivers/*.S (run a function's machine code bare-metal
-under QEMU, counting instructions), qemu_inspect.py (executed instructions per kernel).
+under QEMU, counting instructions), qemu_inspect.py (executed instructions per kernel),
+token_counts.py (a model's kernel calls recorded on the unix port, replayed under QEMU:
+instructions per token), rv32_port.py (whole tokens on an RV32 MicroPython under QEMU).
 
 May import: the standard library, capstone, board and machine_code.
 """

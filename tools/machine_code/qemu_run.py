@@ -15,7 +15,11 @@ runtime calls viper code makes through MicroPython's fun table: object/native
 conversions are the identity (so buffer arguments are raw addresses and int
 arguments raw ints, and the return value is the raw native int), ``//`` and ``%``
 follow py/smallint.c, and any other entry stops the run with an error. Every
-executed instruction of a call is counted (QEMU's -icount).
+executed instruction of a call is counted (QEMU's -icount). A buffer argument is copied
+for its call alone, unless it is a Shared object: that is placed once per boot, so a
+sequence of calls can run on one memory as the interpreter ran it (a model's token:
+tools/machine_code/token_counts.py); functions of several modules go in one boot with
+NativeCode.merge().
 
 RAM layout (offsets from the RAM base; LAYOUT below, passed to the assembler):
 
@@ -123,11 +127,21 @@ ARCHS = {
     ),
 }
 
-Call = namedtuple("Call", "function args")  # args: ints and buffers (bytes-like)
+Call = namedtuple("Call", "function args")  # args: ints, buffers (bytes-like) and Shared
 Result = namedtuple("Result", "ret buffers instructions damaged")
 # ret: the returned native int (None for a function returning None); buffers: bytes of
-# each buffer argument after the call, in order; damaged: indices of buffers whose
-# guard bytes changed (a write outside the buffer).
+# each buffer argument after the call, in order (a Shared one: after the job's last
+# call); damaged: indices of buffers whose guard bytes changed (a write outside the buffer).
+
+
+class Shared:
+    """A buffer placed once per job: every argument that is this object, in one call or
+    in several, is the same memory, as one MicroPython object passed to several calls
+    (or twice to one) is. Calls see each other's writes, in order. A plain bytes-like
+    argument is a fresh copy for its call alone."""
+
+    def __init__(self, data):
+        self.data = bytes(data)
 
 
 class QemuError(RuntimeError):
@@ -174,9 +188,29 @@ def build_driver(arch_name: str, build_dir=BUILD) -> bytes:
 
 class NativeCode(dict):
     """{name: machine code}, and fun_table: the slot of the module's constant objects
-    where the code looks up MicroPython's function table."""
+    where the code looks up MicroPython's function table (slots: per function, for
+    code merged from several modules, see merge())."""
 
     fun_table = 0
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.slots = {}
+
+    def slot(self, name):
+        return self.slots.get(name, self.fun_table)
+
+    @staticmethod
+    def merge(*codes):
+        """The functions of several modules in one job; each keeps its module's slot."""
+        merged = NativeCode()
+        for code in codes:
+            for name in code:
+                if name in merged:
+                    raise QemuError(f"two modules define {name!r}")
+                merged[name] = code[name]
+                merged.slots[name] = code.slot(name) if isinstance(code, NativeCode) else 0
+        return merged
 
 
 def native_code(source, arch: str, build_dir=None) -> NativeCode:
@@ -213,26 +247,42 @@ def _build_job(arch: Arch, code: dict, calls: list):
     job = _Image(arch.ram + LAYOUT["JOB"])
     job.put(bytes(4 * HEADER_WORDS))
     records = job.put(bytes(4 * len(CALL) * len(calls)))
-    slot = getattr(code, "fun_table", 0)  # the other constant objects are left 0
-    obj_table = job.put(struct.pack(f"<{slot + 1}I", *[0] * slot, arch.ram + LAYOUT["FUNTAB"]))
-    context = job.put(struct.pack("<4I", 0, 0, arch.ram + LAYOUT["CONSTS"], obj_table))
+    contexts = {}  # fun-table slot -> the context of functions whose module has it there
+
+    def context(slot):  # the other constant objects are left 0
+        if slot not in contexts:
+            table = struct.pack(f"<{slot + 1}I", *[0] * slot, arch.ram + LAYOUT["FUNTAB"])
+            consts = (0, 0, arch.ram + LAYOUT["CONSTS"], job.put(table))
+            contexts[slot] = job.put(struct.pack("<4I", *consts))
+        return contexts[slot]
+
     funs, placed = {}, {}
     for name in dict.fromkeys(c.function for c in calls):
         if name not in code:
             raise QemuError(f"no machine code for {name!r} (have: {', '.join(code)})")
-        funs[name] = (job.put(struct.pack("<4I", 0, context, 0, 0)), job.put(code[name], 16))
+        slot = code.slot(name) if isinstance(code, NativeCode) else 0
+        fun = job.put(struct.pack("<4I", 0, context(slot), 0, 0))
+        funs[name] = (fun, job.put(code[name], 16))
         placed[funs[name][1]] = name
+    shared = {}  # id of a Shared argument -> its (address, size)
     buffers = []  # per call: [(address, size)]
     for i, call in enumerate(calls):
         words, spans = [], []
         for arg in call.args:
             if isinstance(arg, int):
                 words.append(arg)
+                continue
+            if isinstance(arg, Shared):
+                if id(arg) not in shared:
+                    addr = job.put(GUARD + arg.data + GUARD) + len(GUARD)
+                    shared[id(arg)] = (addr, len(arg.data))
+                addr, size = shared[id(arg)]
             else:
                 blob = bytes(arg)
                 addr = job.put(GUARD + blob + GUARD) + len(GUARD)
-                words.append(addr)
-                spans.append((addr, len(blob)))
+                size = len(blob)
+            words.append(addr)
+            spans.append((addr, size))
         args = job.put(struct.pack(f"<{len(words)}I", *(w & 0xFFFFFFFF for w in words)) or b"")
         fun, entry = funs[call.function]
         for k, value in enumerate((fun, entry, len(words), args, 0, 0)):

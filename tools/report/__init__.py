@@ -1,7 +1,9 @@
 """The numbers and pictures in the README and docs/: `make bench`, `make accuracy`,
 `make figures`, `make eval`.
 
-bench.py (speed, heap, .mpy sizes, inner loops), accuracy_figure.py and
+bench.py (speed, heap, .mpy sizes, inner loops), per_token.py (counted per-token
+figures: kernel instructions under QEMU, whole tokens on RV32, larger shapes, the ESP32
+estimate), steps.py (Python and viper calls per token, through the shim), accuracy_figure.py and
 layout_figure.py (docs/accuracy.svg, docs/layouts.svg), architecture_figure.py
 (docs/architecture.svg), svg.py (the small SVG writer they share), eval_model.py (task
 accuracy of the shipped model; here and not in tinylm/, which stays free of targets).

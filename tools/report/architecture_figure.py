@@ -34,6 +34,7 @@ FOLDERS = {
     "machine_code": "mpy reader, QEMU runner, instruction counts",
     "quality": "mutation testing, the fuzzer's runner",
     "report": "bench, figures, task accuracy",
+    "ports": "32-bit MicroPython built from source, the suite on each",
 }
 # host_tests/<folder>: what it checks, and through what.
 TESTS = (
