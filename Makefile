@@ -164,7 +164,7 @@ mutate: $(STAMP) ## plant each bug of tools/quality/mutants.py in a copy of firm
 train: $(TRAIN_STAMP) ## train both shipped models (torch, CPU, fixed seeds), then export them to firmware/attention/{reverse,gesture}.bin
 	$(PYTHON) tools/tinylm/train.py reverse --float-out tools/tinylm/reverse-float.npz --out tools/tinylm/reverse.npz
 	$(PYTHON) tools/tinylm/data.py reverse build/data
-	$(PYTHON) tools/tinylm/export.py tools/tinylm/reverse.npz firmware/attention/reverse.bin --calibration build/data/reverse-calibration.npz --held-out build/data/reverse-held-out.npz --method mse
+	$(PYTHON) tools/tinylm/export.py tools/tinylm/reverse.npz firmware/attention/reverse.bin --calibration build/data/reverse-calibration.npz --held-out build/data/reverse-held-out.npz --method mse --version 1
 	$(PYTHON) tools/tinylm/train.py gesture --out tools/tinylm/gesture.npz
 	$(PYTHON) tools/tinylm/data.py gesture build/data
 	$(PYTHON) tools/tinylm/export.py tools/tinylm/gesture.npz firmware/attention/gesture.bin --calibration build/data/gesture-calibration.npz --held-out build/data/gesture-held-out.npz

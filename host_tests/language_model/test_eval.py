@@ -84,6 +84,14 @@ def test_shipped_files_are_the_export_of_the_committed_float_models(name, tmp_pa
     cal, held = data.reverse() if name == "reverse" else data.gesture_data()
     out = tmp_path / (name + ".bin")
     ckpt = os.path.join(ROOT, "tools", "tinylm", name + ".npz")
-    export.export(ckpt, str(out), cal, None, method=data.METHOD[name], log=lambda s: None)
+    export.export(
+        ckpt,
+        str(out),
+        cal,
+        None,
+        method=data.METHOD[name],
+        version=data.VERSION[name],
+        log=lambda s: None,
+    )
     shipped = os.path.join(ROOT, "firmware", "attention", name + ".bin")
     assert out.read_bytes() == open(shipped, "rb").read()
