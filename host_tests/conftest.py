@@ -8,6 +8,7 @@ once. Test modules import what they share from here: `from conftest import MICRO
 run_micropython`.
 """
 
+import contextlib
 import os
 import select
 import shutil
@@ -54,12 +55,16 @@ needs_board_tools = pytest.mark.skipif(
 )
 
 
-def serve(tmp_path_factory):
-    """A running vboard: yields (device path, root folder)."""
-    root = tmp_path_factory.mktemp("vboard_root")
-    log = open(tmp_path_factory.mktemp("vboard_log") / "stderr.txt", "w+")
+@contextlib.contextmanager
+def vboard(root, *args, log=None):
+    """A virtual board (tools/vboard/vboard.py) on the folder root, with more of its options
+    in args: yields (device path, root folder, process). root stays: a board started on it
+    again is the same board restarted."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    log = open(log or root.parent / (root.name + ".vboard.log"), "w+")
     proc = subprocess.Popen(
-        [sys.executable, str(VBOARD), "--root", str(root), "--micropython", MICROPYTHON],
+        [sys.executable, str(VBOARD), "--root", str(root), "--micropython", MICROPYTHON, *args],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -70,15 +75,24 @@ def serve(tmp_path_factory):
         if not device.startswith("/dev/"):
             log.seek(0)
             pytest.fail(f"vboard did not print a device path: {device!r} {log.read()}")
-        yield device, root
+        yield device, root, proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
         log.close()
+
+
+def serve(tmp_path_factory):
+    """A running vboard: yields (device path, root folder)."""
+    root = tmp_path_factory.mktemp("vboard_root")
+    with vboard(root) as (device, root, _):
+        yield device, root
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +129,16 @@ def run_micropython(script, *args):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+def make(*args, env=None, timeout=300, new_session=False):
+    """`make -C <repository> args...` (env adds to the environment); the CompletedProcess."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", ROOT, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **(env or {})),
+        check=False,
+        start_new_session=new_session,
+    )

@@ -18,10 +18,13 @@ import micropython
 
 from micropython import const
 
-from . import _check, _kernels, _layers, _memory, _step, model
-from .micro import _EXP2
+from . import _check, _kernels, _memory
+from ._fixed import EXP2
+from ._layers import argmax32
+from ._step import ADD8, INT32, attend, embed, norm, pool, prep, project
+from .model import BLOB, EMBED, Model, OBJECT_WORDS, OUTPUT, POOL, PREP, Plan, STATE, WORD, blocks
 
-_SCORES = const(9)  # the frame's buffers after model.OUTPUT (the logits)
+_SCORES = const(9)  # the frame's buffers after OUTPUT (the logits)
 _WINDOW = _check.kinds(0, _memory.INT8, 0, 0, _memory.INT8, _memory.INT8, _memory.INT32)
 _WINDOW |= _check.kinds(0, 0, 0, 0, 0, 0, 0, _memory.INT32)
 _STREAM = _WINDOW & ~0xC  # no frames argument: the ring in the state
@@ -30,7 +33,7 @@ _PUSH = _check.kinds(0, _memory.INT8, 0, 0, _memory.INT8, _memory.INT8, _memory.
 
 def _plan(h):
     """The classifier's Plan and spec (see Classifier.classify for its fields)."""
-    plan = model.Plan(h)
+    plan = Plan(h)
     take = plan.state.take
     d, t, f = h["dim"], h["context"], h["features"]
     rows = plan.rows
@@ -43,17 +46,17 @@ def _plan(h):
     ring = take(t * f)  # the stream's last t frames
     zero = plan.blob.take(d)  # a row of 0: x_t starts at pos_emb[t]
     pos = plan.tensors["pos_emb"][0]
-    starts = plan.record(model.EMBED, (zero, pos, x, d))
+    starts = plan.record(EMBED, (zero, pos, x, d))
     cls = plan.tensors.get("cls")
-    token = plan.record(model.EMBED, (cls[0] if cls else zero, pos, x, d))
-    prep = plan.record(model.PREP, (frame, frame_sum, f))
-    in_proj = plan.project("in_proj", frame, frame_sum, x, _step.ADD8)
+    token = plan.record(EMBED, (cls[0] if cls else zero, pos, x, d))
+    prep_at = plan.record(PREP, (frame, frame_sum, f))
+    in_proj = plan.project("in_proj", frame, frame_sum, x, ADD8)
     layers = tuple(plan.layer(i, kv, q, x) for i in range(h["layers"]))
     norm_x = plan.norm(x)
-    pool = plan.record(model.POOL, (x, t, d, pooled))
+    pool_at = plan.record(POOL, (x, t, d, pooled))
     norm_p = plan.norm(pooled if h["pooling"] == 1 else x + t * d)
-    head = plan.project("head", plan.xb, plan.xb_sum, 0, _step.INT32)
-    steps = (starts, token, prep, in_proj, norm_x, pool, norm_p, head, layers)
+    head = plan.project("head", plan.xb, plan.xb_sum, 0, INT32)
+    steps = (starts, token, prep_at, in_proj, norm_x, pool_at, norm_p, head, layers)
     c = h["vocab"]
     spec = (plan.blob.size, plan.state.size, (c, c), t, rows, d, f, h["attention"], ring)
     return plan, spec + steps
@@ -63,19 +66,19 @@ def ram_needed(h):
     """Bytes of heap a classifier with header h takes once loaded, on this port."""
     plan, spec = _plan(h)
     c = h["vocab"]
-    word = model.WORD
+    word = WORD
     layers = h["layers"]
-    total = model.blocks(
+    total = blocks(
         plan.blob.size, plan.state.size, 4 * c, 4 * c, 4 * _memory.FACTS,  # buffers
         *([4 * word] * 5),  # their objects
         word * (2 + _SCORES + 2), word * (2 + len(spec)), word * (2 + layers),  # frame, spec
         *([word * 8] * layers),  # each layer's records
         c * (h.get("vocab_width", 1) + 4 * word),  # the class names
     )  # fmt: skip
-    return total + model.OBJECT_WORDS * word
+    return total + OBJECT_WORDS * word
 
 
-class Classifier(model.Model):
+class Classifier(Model):
     """A loaded classifier: classify(frames) or push(frame) then classify().
 
     Make one with Classifier.load(path). After a classification, logits (array('i') of
@@ -99,7 +102,7 @@ class Classifier(model.Model):
     features = property(lambda self: self._h["features"])  # int8 values of a frame
     window = property(lambda self: self._h["context"])  # frames of a window
     count = property(lambda self: self._count)  # frames pushed since reset()
-    logits = property(lambda self: self._frame[model.OUTPUT])
+    logits = property(lambda self: self._frame[OUTPUT])
     scores = property(lambda self: self._frame[_SCORES])
     ram = property(lambda self: ram_needed(self._h))
 
@@ -118,7 +121,7 @@ class Classifier(model.Model):
         count = self._count
         if count.__class__ is not _check.INT or count < 0:
             _check.changed()
-        _kernels.copy8(self._frame[model.STATE], frame, ring + (count % t) * f, f)
+        _kernels.copy8(self._frame[STATE], frame, ring + (count % t) * f, f)
         self._count = count + 1
 
     @micropython.native
@@ -132,7 +135,7 @@ class Classifier(model.Model):
                 raise ValueError(
                     "classify: %r frames pushed, a window is %d" % (self._count, spec[3])
                 )
-            src = self._frame[model.STATE]
+            src = self._frame[STATE]
             first = count % spec[3]  # the oldest frame's place in the ring
         else:
             spec = self._measure(_WINDOW, 2, frames)
@@ -142,47 +145,47 @@ class Classifier(model.Model):
             src = frames
             first = -1
         frame = self._frame
-        blob = frame[model.BLOB]
-        state = frame[model.STATE]
+        blob = frame[BLOB]
+        state = frame[STATE]
         _, _, needs, t, rows, d, f, full, ring = spec[:9]
         c = needs[0]
-        starts, token, prep, in_proj, norm_x, pool, norm_p, head, layers = spec[9:]
+        starts, token, prep_at, in_proj, norm_x, pool_at, norm_p, head, layers = spec[9:]
         at = 0
         row = 0
         while row < t:
-            _step.embed(blob, state, starts, 0, row, at)
+            embed(blob, state, starts, 0, row, at)
             where = row * f if first < 0 else ring + ((first + row) % t) * f
-            _step.prep(blob, state, src, prep, where)
-            _step.project(blob, state, state, in_proj, at)
+            prep(blob, state, src, prep_at, where)
+            project(blob, state, state, in_proj, at)
             row += 1
             at += d
         if rows > t:
-            _step.embed(blob, state, token, 0, t, at)
+            embed(blob, state, token, 0, t, at)
         for kv, q, attention, o, w1, w2 in layers:
             row = 0
             while row < rows:
-                _step.norm(blob, state, norm_x, row * d)
-                _step.project(blob, state, state, kv, 2 * row * d)
-                _step.project(blob, state, state, q, row * d)
+                norm(blob, state, norm_x, row * d)
+                project(blob, state, state, kv, 2 * row * d)
+                project(blob, state, state, q, row * d)
                 row += 1
             row = 0
             while row < rows:
                 at = row * d
-                _step.attend(blob, state, attention, rows if full else row + 1, at)
-                _step.project(blob, state, state, o, at)
-                _step.norm(blob, state, norm_x, at)
-                _step.project(blob, state, state, w1, 0)
-                _step.project(blob, state, state, w2, at)
+                attend(blob, state, attention, rows if full else row + 1, at)
+                project(blob, state, state, o, at)
+                norm(blob, state, norm_x, at)
+                project(blob, state, state, w1, 0)
+                project(blob, state, state, w2, at)
                 row += 1
         if rows == t:
-            _step.pool(blob, state, pool)
-        _step.norm(blob, state, norm_p, 0)
-        logits = frame[model.OUTPUT]
-        _step.project(blob, state, logits, head, 0)
+            pool(blob, state, pool_at)
+        norm(blob, state, norm_p, 0)
+        logits = frame[OUTPUT]
+        project(blob, state, logits, head, 0)
         scores = frame[_SCORES]
         _kernels.copy8(scores, logits, 0, 4 * c)
-        _kernels.softmax_exp2(scores, _EXP2, c, self._h["logit_frac"])
-        return _layers.argmax32(logits, c)
+        _kernels.softmax_exp2(scores, EXP2, c, self._h["logit_frac"])
+        return argmax32(logits, c)
 
 
 def shipped(name="gesture.bin"):

@@ -17,11 +17,14 @@ import micropython
 
 from micropython import const
 
-from . import _check, _layers, _memory, _step, model
+from . import _check, _memory
 from ._kernels import softmax_exp2
-from .micro import _EXP2, MASKED
+from ._layers import argmax32, draw, temper
+from ._step import INT32, attend, embed, norm, project
+from ._fixed import EXP2, MASKED
+from .model import BLOB, EMBED, Model, OBJECT_WORDS, OUTPUT, Plan, STATE, WORD, blocks
 
-_TEMPERED = const(9)  # the frame's buffers after model.OUTPUT (the logits)
+_TEMPERED = const(9)  # the frame's buffers after OUTPUT (the logits)
 _RNG = const(10)
 _STEP = _check.kinds(0, 0, 0, 0, _memory.INT8, _memory.INT8, _memory.INT32)
 _PICK = _check.kinds(0, 0, 0, 0, 0, 0, _memory.INT32, _memory.INT32, _memory.INT32)
@@ -30,42 +33,38 @@ _PICK = _check.kinds(0, 0, 0, 0, 0, 0, _memory.INT32, _memory.INT32, _memory.INT
 def _plan(h):
     """The decoder's Plan and spec: (blob size, state size, the least lengths of logits,
     tempered and rng, context, cache row bytes, embed, norm, head, the layers' records)."""
-    plan = model.Plan(h)
+    plan = Plan(h)
     d, t = h["dim"], h["context"]
     x = plan.state.take(d)
     q = plan.state.take(d)
     kv = plan.state.take(h["layers"] * t * 2 * d)
     layers = tuple(plan.layer(i, kv + i * t * 2 * d, q, x) for i in range(h["layers"]))
-    embed = plan.record(
-        model.EMBED, (plan.tensors["tok_emb"][0], plan.tensors["pos_emb"][0], x, d)
-    )
-    norm = plan.norm(x)
-    head = plan.project(
-        "lm_head" if h["version"] == 1 else "head", plan.xb, plan.xb_sum, 0, _step.INT32
-    )
+    embed_at = plan.record(EMBED, (plan.tensors["tok_emb"][0], plan.tensors["pos_emb"][0], x, d))
+    norm_at = plan.norm(x)
+    head = plan.project("lm_head" if h["version"] == 1 else "head", plan.xb, plan.xb_sum, 0, INT32)
     v = h["vocab"]
-    spec = (plan.blob.size, plan.state.size, (v, v, 1), t, 2 * d, embed, norm, head, layers)
+    spec = (plan.blob.size, plan.state.size, (v, v, 1), t, 2 * d, embed_at, norm_at, head, layers)
     return plan, spec
 
 
 def ram_needed(h):
     """Bytes of heap a model with header h takes once loaded, on this port: its buffers,
-    the objects around them, and the vocabulary (see model.blocks)."""
+    the objects around them, and the vocabulary (see blocks)."""
     plan, spec = _plan(h)
     v = h["vocab"]
-    word = model.WORD
+    word = WORD
     layers = len(spec[-1])
-    total = model.blocks(
+    total = blocks(
         plan.blob.size, plan.state.size, 4 * v, 4 * v, 4, 4 * _memory.FACTS,  # buffers
         *([4 * word] * 6),  # their objects
         word * (2 + _RNG + 2), word * (2 + len(spec)), word * (2 + layers),  # frame, spec
         *([word * 8] * layers),  # each layer's records
         v * h.get("vocab_width", 1) + 2 * word,  # the vocabulary
     )  # fmt: skip
-    return total + model.OBJECT_WORDS * word
+    return total + OBJECT_WORDS * word
 
 
-class Decoder(model.Model):
+class Decoder(Model):
     """A loaded model: feed(token) one step, pick() the next token, generate() text.
 
     Make one with Decoder.load(path). logits (array('i') of vocab items) holds the
@@ -104,7 +103,7 @@ class Decoder(model.Model):
     context = property(lambda self: self._h["context"])
     logit_frac = property(lambda self: self._h["logit_frac"])
     position = property(lambda self: self._pos)
-    logits = property(lambda self: self._frame[model.OUTPUT])
+    logits = property(lambda self: self._frame[OUTPUT])
     ram = property(lambda self: ram_needed(self._h))
 
     def reset(self):
@@ -142,7 +141,7 @@ class Decoder(model.Model):
         """
         spec = self._measure(_STEP, 1)
         frame = self._frame
-        _, _, needs, context, row, embed, norm, head, layers = spec
+        _, _, needs, context, row, embed_at, norm_at, head, layers = spec
         vocab = needs[0]
         if token.__class__ is not _check.INT:
             raise TypeError("token: expected an int, got %s" % type(token).__name__)
@@ -151,27 +150,27 @@ class Decoder(model.Model):
         pos = self._pos
         if not 0 <= pos < context:
             raise ValueError("context: full at %d tokens; reset() first" % context)
-        blob = frame[model.BLOB]
-        state = frame[model.STATE]
-        _step.embed(blob, state, embed, token, pos, 0)
+        blob = frame[BLOB]
+        state = frame[STATE]
+        embed(blob, state, embed_at, token, pos, 0)
         kv_row = pos * row
         n = pos + 1
         left = len(layers)
         for kv, q, attention, o, w1, w2 in layers:
-            _step.norm(blob, state, norm, 0)
-            _step.project(blob, state, state, kv, kv_row)
+            norm(blob, state, norm_at, 0)
+            project(blob, state, state, kv, kv_row)
             left -= 1
             if not (left or logits):
                 break  # the rest of the last layer only makes the logits
-            _step.project(blob, state, state, q, 0)
-            _step.attend(blob, state, attention, n, 0)
-            _step.project(blob, state, state, o, 0)
-            _step.norm(blob, state, norm, 0)
-            _step.project(blob, state, state, w1, 0)
-            _step.project(blob, state, state, w2, 0)
+            project(blob, state, state, q, 0)
+            attend(blob, state, attention, n, 0)
+            project(blob, state, state, o, 0)
+            norm(blob, state, norm_at, 0)
+            project(blob, state, state, w1, 0)
+            project(blob, state, state, w2, 0)
         else:
-            _step.norm(blob, state, norm, 0)
-            _step.project(blob, state, frame[model.OUTPUT], head, 0)
+            norm(blob, state, norm_at, 0)
+            project(blob, state, frame[OUTPUT], head, 0)
         self._pos = n
 
     @micropython.native
@@ -179,13 +178,13 @@ class Decoder(model.Model):
         """The next token from logits: argmax, or a draw as sampling() set."""
         v = self._measure(_PICK, 3)[2][0]
         frame = self._frame
-        logits = frame[model.OUTPUT]
+        logits = frame[OUTPUT]
         if not self._temperature:
-            return _layers.argmax32(logits, v)
+            return argmax32(logits, v)
         w = frame[_TEMPERED]
-        _layers.temper(logits, w, v, self._top_k, self._temperature, MASKED)
-        softmax_exp2(w, _EXP2, v, self._h["logit_frac"])
-        return _layers.draw(w, v, frame[_RNG])
+        temper(logits, w, v, self._top_k, self._temperature, MASKED)
+        softmax_exp2(w, EXP2, v, self._h["logit_frac"])
+        return draw(w, v, frame[_RNG])
 
     def generate_into(self, prompt, out, stop=-1):
         """Feed the token ids prompt, then fill out with picked tokens.

@@ -12,7 +12,8 @@ from array import array
 
 from micropython import const
 
-from . import _check, _kernels, _layers, _memory
+from . import _check, _kernels, _memory
+from ._layers import add8, clamp8, gather8, lookup8, relu8, requant8, requant32, rms_norm8
 from ._fixed import MAX_MULT, MAX_SHIFT, MIN_SHIFT, norm_constants
 from ._memory import INT8 as _INT8
 from ._memory import INT32 as _INT32
@@ -126,12 +127,12 @@ class Linear:
     def forward(self, x, out):
         """out[0:rows] = saturate8(round(sum_j w[i, j] * x[j] * m_i / 2**s_i)): int8 x, int8 out."""
         weights, scales = self._check(_LINEAR8, x, out, "int8 values")
-        _layers.requant8(self._accumulate(weights, x), out, scales, self._rows, 2)
+        requant8(self._accumulate(weights, x), out, scales, self._rows, 2)
 
     def forward32(self, x, out):
         """out[0:rows] = round(sum_j w[i, j] * x[j] * m_i / 2**s_i): int8 x, int32 out."""
         weights, scales = self._check(_LINEAR32, x, out, "int32 items")
-        _layers.requant32(self._accumulate(weights, x), out, scales, self._rows, 2)
+        requant32(self._accumulate(weights, x), out, scales, self._rows, 2)
 
 
 class RMSNorm:
@@ -161,7 +162,7 @@ class RMSNorm:
             _check.short("x", facts[1], self._dim)
         if facts[0] < self._dim:
             _check.short("out", facts[0], self._dim)
-        _layers.rms_norm8(x, out, self._dim, self._num, self._down)
+        rms_norm8(x, out, self._dim, self._num, self._down)
 
 
 class Embedding:
@@ -193,20 +194,20 @@ class Embedding:
             _check.short("out", facts[0], self._dim)
         if facts[1] != self._rows * self._dim:
             raise ValueError("table: resized to %d int8 values" % facts[1])
-        _layers.gather8(out, table, index * self._dim, self._dim)
+        gather8(out, table, index * self._dim, self._dim)
 
 
 def add_saturate(out, x, n=None):
     """out[i] = saturate8(out[i] + x[i]) for i < n (the residual add; n: both lengths' minimum)."""
     facts = _measure(_MAP, ("out", "x"), out, x)
     n = _check.rows(n, "n", min(facts[0], facts[1]), 1)
-    _layers.add8(out, x, 0, n)
+    add8(out, x, 0, n)
 
 
 def relu(buf, n=None):
     """buf[i] = max(buf[i], 0) for i < n, in place."""
     facts = _measure(_ONE, _ONE_NAMES, buf)
-    _layers.relu8(buf, _check.rows(n, "n", facts[0], 1))
+    relu8(buf, _check.rows(n, "n", facts[0], 1))
 
 
 def activate(buf, table, n=None):
@@ -214,7 +215,7 @@ def activate(buf, table, n=None):
     facts = _measure(_MAP, ("buf", "table"), buf, table)
     if facts[1] < 256:
         _check.short("table", facts[1], 256)
-    _layers.lookup8(buf, table, _check.rows(n, "n", facts[0], 1))
+    lookup8(buf, table, _check.rows(n, "n", facts[0], 1))
 
 
 def narrow(src, out, n=None, m=None, s=None):
@@ -226,13 +227,13 @@ def narrow(src, out, n=None, m=None, s=None):
     facts = _measure(_NARROW, ("out", "src"), out, src)
     n = _check.rows(n, "n", min(facts[0], facts[1]), 1)
     if m is None and s is None:
-        _layers.clamp8(src, out, n)
+        clamp8(src, out, n)
         return
     _check.number("m", m, 0, MAX_MULT)
     _check.number("s", s, MIN_SHIFT, MAX_SHIFT)
     _scale[0] = m
     _scale[1] = s
-    _layers.requant8(src, out, _scale, n, 0)
+    requant8(src, out, _scale, n, 0)
 
 
 _scale = array("i", (0, 0))

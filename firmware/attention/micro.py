@@ -10,10 +10,10 @@ from . import _check, _memory
 # Names taken one by one: the methods below then find each with one dictionary lookup
 # instead of two (module, then attribute), on every call.
 from ._check import INT, changed, pair, refuse, rows, short
+from ._fixed import EXP2, MASKED, scale_shift
 from ._kernels import dot_rows, fill, softmax_exp2, softmax_q8, weighted_rows
 from ._memory import measure
 
-MASKED = const(-1073741824)  # the reference's i32::MIN / 2, given to masked scores
 _MAX_LOGIT_SHIFT = const(12)
 
 # What each method hands measure(): the output first, then the inputs, then the scratch
@@ -30,27 +30,6 @@ _FORWARD = _check.kinds(
     _memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8, _memory.INT32, _memory.INT32
 )
 _FORWARD_NAMES = ("output", "query", "keys", "values")
-
-# 65536 * 2**(-k / 64) for k = 0..64, rounded: the fraction table of softmax_exp2.
-# fmt: off
-_EXP2 = array("i", (
-    65536, 64830, 64132, 63441, 62757, 62081, 61413, 60751, 60097, 59449, 58809, 58176,
-    57549, 56929, 56316, 55709, 55109, 54515, 53928, 53347, 52773, 52204, 51642, 51085,
-    50535, 49991, 49452, 48920, 48393, 47871, 47356, 46846, 46341, 45842, 45348, 44859,
-    44376, 43898, 43425, 42958, 42495, 42037, 41584, 41136, 40693, 40255, 39821, 39392,
-    38968, 38548, 38133, 37722, 37316, 36914, 36516, 36123, 35734, 35349, 34968, 34591,
-    34219, 33850, 33486, 33125, 32768,
-))
-# fmt: on
-
-
-def scale_shift(head_dim):
-    """Right shift approximating 1/sqrt(head_dim), as the reference chooses it."""
-    if head_dim >= 32:
-        return 3
-    if head_dim >= 16:
-        return 2
-    return 1
 
 
 class MicroAttention:
@@ -164,7 +143,7 @@ class MicroAttention:
         facts = frame[1]
         n = rows(n, "scores", facts[0], 1)
         if self._exp2:
-            softmax_exp2(scores, _EXP2, n, self._logit_shift)
+            softmax_exp2(scores, EXP2, n, self._logit_shift)
         else:
             softmax_q8(scores, n)
 
@@ -243,7 +222,7 @@ class MicroAttention:
             if pos is not None and pos < n:
                 fill(scores, pos + 1, n, MASKED)
             if self._exp2:
-                softmax_exp2(scores, _EXP2, n, self._logit_shift)
+                softmax_exp2(scores, EXP2, n, self._logit_shift)
             else:
                 softmax_q8(scores, n)
             weighted_rows(values, output, scores, n, head_dim, embed_dim, first)

@@ -16,9 +16,11 @@ import micropython
 
 from micropython import const
 
-from . import _check, _memory, _step, modelfile
-from ._fixed import norm_constants
-from .micro import _EXP2, scale_shift
+from . import _check, _memory
+from ._fixed import EXP2, norm_constants, scale_shift
+from ._step import ADD8, INT8, ONE_MULTIPLY, TABLE, prepare
+from .modelfile import load_into, scan
+from .modelfile import tensors as file_tensors
 
 BLOB = const(6)  # the frame's buffers (_memory.SCRATCH on), then the spec
 STATE = const(7)
@@ -60,7 +62,7 @@ class Plan:
         self.tensors = {}
         d = h["dim"]
         scaled = []
-        for name, rows, cols, has_scales in modelfile.tensors(h):
+        for name, rows, cols, has_scales in file_tensors(h):
             if name == "vocab":
                 continue
             self.tensors[name] = [self.blob.take(rows * cols), None, rows, cols]
@@ -72,14 +74,14 @@ class Plan:
             self.table = self.tensors["act"][0]
         else:
             self.table = self.blob.take(256)  # ReLU, filled at construction
-        self.one = _step.ONE_MULTIPLY if h["requant"] else 0
+        self.one = ONE_MULTIPLY if h["requant"] else 0
         take = self.state.take
         self.xb = take(d)  # a prepared input of d: a norm's or the attention's output
         self.xb_sum = take(4, 4)
         self.fb = take(h["hidden"])  # the feed-forward's hidden layer, prepared
         self.fb_sum = take(4, 4)
         self.acc = take(4 * max(2 * d, h["hidden"], h["vocab"]), 4)
-        self.exp2 = take(4 * len(_EXP2), 4)
+        self.exp2 = take(4 * len(EXP2), 4)
         self.rows = h["context"] + (h["pooling"] == 2)  # cache rows: a class token's too
         self.scores = take(4 * self.rows, 4)
 
@@ -113,12 +115,12 @@ class Plan:
         # wk and wv are next to each other in the blob (file order), and their constants
         # too: one projection writes a cache row [k | v].
         return (
-            self.project("%d.wk" % i, xb, xb_sum, kv_off, _step.INT8, rows=2 * d),
-            self.project("%d.wq" % i, xb, xb_sum, q_off, _step.INT8),
+            self.project("%d.wk" % i, xb, xb_sum, kv_off, INT8, rows=2 * d),
+            self.project("%d.wq" % i, xb, xb_sum, q_off, INT8),
             self.attend(q_off, kv_off),
-            self.project("%d.wo" % i, xb, xb_sum, x_off, _step.ADD8),
-            self.project("%d.w1" % i, xb, xb_sum, fb, _step.TABLE),
-            self.project("%d.w2" % i, fb, fb_sum, x_off, _step.ADD8),
+            self.project("%d.wo" % i, xb, xb_sum, x_off, ADD8),
+            self.project("%d.w1" % i, xb, xb_sum, fb, TABLE),
+            self.project("%d.w2" % i, fb, fb_sum, x_off, ADD8),
         )
 
 
@@ -142,7 +144,7 @@ class Model:
     def load(cls, path):
         """Check the file at path, say what RAM it needs, then allocate and read it."""
         with open(path, "rb") as f:
-            h = modelfile.scan(f)
+            h = scan(f)
             if h["kind"] != cls._KIND:
                 raise ValueError(
                     "model file: a %s, not a %s"
@@ -178,11 +180,11 @@ class Model:
             if p is not None:  # weights 0 and scales (0, 17): every output is 0
                 for r in range(rows):
                     blob[p + 8 * r + 4] = 17
-                _step.prepare(blob, w, p, rows, cols, 0)
+                prepare(blob, w, p, rows, cols, 0)
         if "act" not in plan.tensors:
             for i in range(128):  # ReLU as a table: entries 0..127 are bytes 0..127, the rest 0
                 blob[plan.table + i] = i
-        for i, value in enumerate(_EXP2):
+        for i, value in enumerate(EXP2):
             state[plan.exp2 + 4 * i : plan.exp2 + 4 * i + 4] = value.to_bytes(4, "little")
 
     def _read(self, f):
@@ -200,10 +202,10 @@ class Model:
             w, p, _, _ = tensors[name]
             return view[w : w + rows * cols], (view[p : p + 8 * rows] if p is not None else None)
 
-        modelfile.load_into(f, h, place)
+        load_into(f, h, place)
         for name, (w, p, rows, cols) in tensors.items():
             if p is not None:
-                bad = _step.prepare(blob, w, p, rows, cols, h["requant"])
+                bad = prepare(blob, w, p, rows, cols, h["requant"])
                 if bad >= 0:
                     raise ValueError(
                         "model file: tensor %s row %d breaks the one-multiply promise "

@@ -1,8 +1,11 @@
-"""The user's path to a board, walked against the virtual board with the real mpremote and make:
-deploy, mip install (sources and the x64 .mpy package), exec, record, run, device-test."""
+"""The user's path to a board, walked against the virtual board (a 110 KB heap, as an ESP32
+without PSRAM) with the real mpremote and make: deploy, mip install (sources and the x64 .mpy
+package), exec, then every board tool to its end: run, device-test, record, accuracy, bench,
+eval and fuzz."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -50,9 +53,24 @@ def installed_files(board):
     return listing.stdout.strip()
 
 
+FREE = "import gc; gc.collect(); print(gc.mem_free())"
+
+
+def test_a_program_finds_the_free_heap_of_an_esp32(board):
+    """What a bare interpreter with a 110 KB heap leaves free, within 2 KB."""
+    bare = subprocess.run(
+        [MICROPYTHON, "-X", "heapsize=110K", "-c", FREE],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    free = int(mpremote(board, "exec", FREE).stdout)
+    assert abs(free - int(bare.stdout)) <= 2048, (free, bare.stdout)
+
+
 def test_deploy_then_exec(board):
     make("deploy", "PORT=" + board[0])
-    assert ".py'" in installed_files(board)
+    assert ".mpy'" in installed_files(board) and ".py'" not in installed_files(board)
     assert mpremote(board, "exec", CALL).stdout == direct_call()
 
 
@@ -84,7 +102,7 @@ def test_deploy_to_a_missing_port_says_so(tmp_path):
 
 def test_uninstall(board):
     make("deploy", "PORT=" + board[0])
-    make("uninstall", "PORT=" + board[0])
+    assert "removed /lib/attention" in make("uninstall", "PORT=" + board[0])
     listing = mpremote(board, "exec", "import os; print(os.listdir('/lib'))").stdout.strip()
     assert listing == "[]"
 
@@ -126,5 +144,42 @@ def test_record_on_the_board_equals_the_direct_recording(board, tmp_path):
 
 
 def test_run_and_device_test_on_the_board(board):
-    assert "SlidingWindowAttention" in make("run", "PORT=" + board[0])
+    out = make("run", "PORT=" + board[0])
+    assert "SlidingWindowAttention" in out and re.search(r"abcdefgh\| +-> hgfedcba\.", out)
     assert make("device-test", "PORT=" + board[0]).strip().endswith(" passed, 0 failed")
+
+
+def test_accuracy_on_the_board(board, tmp_path):
+    out = make("accuracy", "PORT=" + board[0])
+    assert "weight of the lower of two scores" in out and "plot: build/accuracy-board.svg" in out
+
+
+def test_bench_on_the_board(board):
+    """Every table ends; a size whose buffers the heap cannot hold is one skipped line."""
+    out = make("bench", "PORT=" + board[0], timeout=900)
+    assert "outputs: all equal to plain Python" in out
+    assert "RAM of the loaded model:" in out
+    for line in out.splitlines():
+        if line.startswith("skipped"):
+            assert re.fullmatch(
+                r"skipped .*: (needs about|ran out of heap).*the target has .*", line
+            )
+
+
+def test_eval_on_the_board(board):
+    make("deploy", "PORT=" + board[0])
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "report", "eval_model.py")]
+        + ["--port", board[0], "--count", "40"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "int8 40 of 40 correct" in done.stdout
+
+
+def test_fuzz_on_the_board(board):
+    out = make("fuzz", "PORT=" + board[0], "SEED=3", "CALLS=1500", timeout=900)
+    assert out.strip().endswith("fuzz: 1500 calls, seed 3, ok")

@@ -4,13 +4,14 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import MICROPYTHON, MPREMOTE, REPO, VBOARD, mpremote, needs_board_tools
+from conftest import MICROPYTHON, MPREMOTE, REPO, VBOARD, mpremote, needs_board_tools, vboard
 
 pytestmark = needs_board_tools
 
@@ -192,3 +193,88 @@ def test_df_reports_a_board_sized_partition(board):
     after = mpremote(board, "df").stdout.splitlines()[1].split()
     assert int(after[2]) == int(used) + 4 * 4096
     assert int(after[4]) == 100 * int(after[2]) // int(size)
+
+
+# As tight as an ESP32: the heap, boot.py and main.py, files that stay, a cable to pull.
+
+FREE = "import gc; gc.collect(); print(gc.mem_free())"
+
+
+def bare_free(heap):
+    """What a bare unix port with that heap leaves free: a board's program's view."""
+    done = subprocess.run(
+        [MICROPYTHON, "-X", "heapsize=" + heap, "-c", FREE],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_a_program_finds_110_kb_of_heap_and_heap_changes_it(board, tmp_path):
+    assert abs(int(mpremote(board, "exec", FREE).stdout) - bare_free("110K")) <= 2048
+    with vboard(tmp_path / "root", "--heap", "200K") as (port, root, _):
+        free = int(mpremote((port, root), "exec", FREE).stdout)
+        assert abs(free - bare_free("200K")) <= 2048
+
+
+def wait_for(path, text, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text() == text:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_boot_py_and_main_py_run_as_on_a_board(tmp_path):
+    """At power-up both; at a soft reboot from the raw REPL (mpremote's) boot.py only."""
+    root = tmp_path / "root"
+    root.mkdir()
+    log = "f = open('/log.txt', 'a'); f.write('%s\\n'); f.close()\n"
+    (root / "boot.py").write_text(log % "boot")
+    (root / "main.py").write_text(log % "main")
+    with vboard(root) as (port, root, _):
+        assert wait_for(root / "log.txt", "boot\nmain\n")
+        assert mpremote((port, root), "exec", "print(open('/log.txt').read())").stdout
+        assert (root / "log.txt").read_text() == "boot\nmain\nboot\n"
+
+
+def test_files_stay_across_restarts_of_make_vboard(tmp_path):
+    folder = tmp_path / "board"
+    for step in ("write", "read"):
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "-C", str(REPO), "vboard", "VBOARD_DIR=%s" % folder],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            port = proc.stdout.readline().strip() if ready else ""
+            assert port.startswith("/dev/"), port
+            if step == "write":
+                mpremote(
+                    (port, folder),
+                    "exec",
+                    "f = open('/kept.txt', 'w'); f.write('kept'); f.close()",
+                )
+            else:
+                assert (
+                    mpremote(
+                        (port, folder), "exec", "print(open('/kept.txt').read())"
+                    ).stdout.strip()
+                    == "kept"
+                )
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.communicate(timeout=20)
+
+
+def test_unplugging_stops_the_board_and_removes_its_port(tmp_path):
+    with vboard(tmp_path / "root") as (port, root, proc):
+        mpremote((port, root), "exec", "print(1)")
+        proc.send_signal(signal.SIGUSR1)
+        assert proc.wait(timeout=10) == 3
+        assert not os.path.exists(port)

@@ -93,11 +93,27 @@ def real_class_api(cls):
     return members
 
 
+def _imported(module):
+    """Names the module imports from the package's other modules (`from ._step import
+    INT32`): its API only where its stub names them (a re-export, as MASKED)."""
+    tree = ast.parse((REPO / "firmware" / "attention" / (module + ".py")).read_text())
+    return {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.level
+        for alias in node.names
+    }
+
+
 def real_api(module):
     mod = attention if module == "__init__" else importlib.import_module("attention." + module)
+    if module == "__init__":  # the classes come on first use: ask for each the stub names
+        for name in stub_api(module):
+            getattr(mod, name)
+    foreign = _imported(module) - set(stub_api(module))
     api = {}
     for name, value in vars(mod).items():
-        if not _public(name) or isinstance(value, types.ModuleType):
+        if not _public(name) or isinstance(value, types.ModuleType) or name in foreign:
             continue
         if inspect.isclass(value) and value.__module__.startswith("attention"):
             if module == "__init__":

@@ -53,3 +53,20 @@ def test_accuracy_tables_are_read_from_the_device_output():
         "logit_shift": [[0, 79, 0.497, 223.134], [9, 79, 0.5, 120.791]],
         "d": [[0, 128, 128, 128], [32, 124.001, 124, 123]],
     }
+
+
+@pytest.mark.skipif(not MICROPYTHON, reason="the accuracy table runs on the unix port")
+def test_committed_accuracy_table_is_up_to_date(tmp_path):
+    page = tmp_path / "api.md"
+    page.write_text((DOCS / "api.md").read_text())
+    tool = REPO / "tools" / "report" / "accuracy_figure.py"
+    args = [sys.executable, str(tool), "--out", str(tmp_path / "a.svg"), "--page", str(page)]
+    subprocess.run(args, check=True, capture_output=True)
+    assert page.read_text() == (DOCS / "api.md").read_text(), "stale: run `make accuracy`"
+    assert "| 9 | 0.500 | 120.791 |" in page.read_text()  # the table is in the page
+
+
+def test_committed_boards_table_is_up_to_date():
+    from report import doc_block  # noqa: PLC0415
+
+    assert doc_block.block(DOCS / "boards.md", "boards-table") == doc_block.boards_table()

@@ -4,9 +4,6 @@ from ._buffers import Int8Buffer, Int32Buffer
 
 MASKED: int  # -2**30, the score given to masked positions
 
-def scale_shift(head_dim: int) -> int:
-    """Right shift approximating 1/sqrt(head_dim): 3 for >= 32, 2 for >= 16, else 1."""
-
 class MicroAttention:
     """Scaled dot-product attention on int8 data, one head or all heads of a layer."""
 

@@ -15,7 +15,7 @@ the unix port and through mpremote. With `QUICK = True` in front of the script
 (the host tests), every measurement is one call.
 """
 
-# with: plain.py baseline.py measure.py
+# with: plain.py baseline.py measure.py heap.py
 
 import gc
 import sys
@@ -24,6 +24,7 @@ from array import array
 HEAD_DIMS = (16, 32, 64)
 LENGTHS = (16, 64, 256)
 WINDOWS = (16, 32)
+ROOM = 49152  # heap the shared data leaves for the package, this script's objects and tables
 
 
 def import_package():
@@ -161,15 +162,19 @@ class Heads:
         # The plain baseline gets each head's columns as contiguous rows (made here, untimed).
         self.parts = []
         for first in range(0, embed, head_dim):
-            cols = [first + i * embed + j for i in range(n) for j in range(head_dim)]
+            keys, values = int8s(n * head_dim), int8s(n * head_dim)
+            for i in range(n):
+                for j in range(head_dim):
+                    keys[i * head_dim + j] = self.keys[first + i * embed + j]
+                    values[i * head_dim + j] = self.values[first + i * embed + j]
             self.parts.append(
-                (
-                    self.query[first : first + head_dim],
-                    array("b", [self.keys[c] for c in cols]),
-                    array("b", [self.values[c] for c in cols]),
-                    int32s(head_dim),
-                )
+                (self.query[first : first + head_dim], keys, values, int32s(head_dim))
             )
+
+    @staticmethod
+    def extra(head_dim, n):
+        """Heap bytes the case needs beyond the shared data: its copies of every head's rows."""
+        return 2 * n * Heads.heads * head_dim + 4 * n
 
     def package(self):
         self.attn.forward(self.query, self.keys, self.values, self.output, self.n, self.n - 1)
@@ -232,72 +237,133 @@ class Empty:
         pass
 
 
-def speed_rows(att, data, failures):
-    """One row per mechanism and size, measured as it is printed."""
+def speed_rows(att, data, failures, skipped):
+    """One row per mechanism and size, measured as it is printed; a size whose buffers the
+    heap cannot hold goes to skipped, as the line that says so."""
     mechanisms = [("micro", Micro, ()), ("linear", Linear, ())]
     mechanisms += [("window %d" % w, Window, (w,)) for w in WINDOWS]
     mechanisms += [("4 heads", Heads, ()), ("stream", Stream, ())]
     for name, kind, extra in mechanisms:
         for head_dim in HEAD_DIMS:
             for n in LENGTHS:
-                if kind is Heads and n * Heads.heads * head_dim > len(data[1]):
-                    continue  # more than the shared KV cache holds
-                case = kind(att, data, head_dim, n, *extra)
-                case.package()
-                case.plain()
-                same = case.same()
-                if not same:
-                    failures.append("%s head_dim %d n %d" % (name, head_dim, n))
-                fast, slow = medians_us(case.package, case.plain)
-                yield (
-                    name,
-                    str(head_dim),
-                    str(n),
-                    us(fast),
-                    us(slow),
-                    "%.1fx" % (slow / fast),
-                    per_call(heap_per_call(case.package, 10)),
-                    "equal" if same else "FAIL",
-                )
+                rows = Heads.heads * n if kind is Heads else n
+                if kind is Heads and rows * head_dim > LENGTHS[-1] * HEAD_DIMS[-1]:
+                    continue  # more than the shared KV cache of the largest size holds
+                label = "%s head_dim %d n %d" % (name, head_dim, n)
+                need = 2 * rows * head_dim  # its keys and values: a prefix of the shared ones
+                if need > 2 * len(data[1]):
+                    held = "keys and values; the heap had room for %s of them" % kb(
+                        2 * len(data[1])
+                    )  # noqa: F821
+                    skipped.append(skip_line(label, need, held))  # noqa: F821
+                    continue
+                more = kind.extra(head_dim, n) if kind is Heads else 0
+                if more and not room_for(more):  # noqa: F821  (heap.py)
+                    skipped.append(skip_line(label, need + more, "with copies per head"))  # noqa: F821
+                    continue
+                gc.collect()
+                try:
+                    row = speed_row(att, data, kind, extra, head_dim, n, name, failures)
+                except MemoryError:
+                    row = None
+                if row is None:
+                    gc.collect()
+                    skipped.append(skip_line(label, None))  # noqa: F821
+                    continue
+                yield row
+
+
+def speed_row(att, data, kind, extra, head_dim, n, name, failures):
+    case = kind(att, data, head_dim, n, *extra)
+    case.package()
+    case.plain()
+    same = case.same()
+    if not same:
+        failures.append("%s head_dim %d n %d" % (name, head_dim, n))
+    fast, slow = medians_us(case.package, case.plain)
+    return (
+        name,
+        str(head_dim),
+        str(n),
+        us(fast),
+        us(slow),
+        "%.1fx" % (slow / fast),
+        per_call(heap_per_call(case.package, 10)),
+        "equal" if same else "FAIL",
+    )
 
 
 def method_calls(att, data):
-    """[(name, call)] for every public method: head_dim 64, 64 rows, realistic arguments."""
+    """[(names, build)] for every public method: head_dim 64, 64 rows, realistic arguments;
+    build() makes the objects of its group and returns its calls, in the order of names.
+
+    The heap table makes one group's objects at a time and drops them before the next,
+    so the heap holds a few of them at a time."""
     query, keys, values = data
     scores, output = int32s(64), int32s(64)
-    micro = att.MicroAttention(64, 1)
-    exp2 = att.MicroAttention(64, 1, "exp2")
-    heads = att.MicroAttention(64, 4)
-    linear = att.LinearAttention(64)
-    stream = att.LinearAttention(64)
-    window = att.SlidingWindowAttention(32, 64)
-    linear.forward(query, keys, values, output, 64)  # a state for attend()
-    calls = [
-        ("MicroAttention.compute_scores", lambda: micro.compute_scores(query, keys, scores, 64)),
-        ("MicroAttention.apply_causal_mask", lambda: micro.apply_causal_mask(scores, 31, 64)),
-        ("MicroAttention.softmax_fixed", lambda: micro.softmax_fixed(scores, 64)),
-        ("MicroAttention.softmax", lambda: micro.softmax(scores, 64)),
-        ("MicroAttention.softmax (exp2)", lambda: exp2.softmax(scores, 64)),
-        ("MicroAttention.weighted_sum", lambda: micro.weighted_sum(scores, values, output, 64)),
+
+    def micro():
+        micro, exp2 = att.MicroAttention(64, 1), att.MicroAttention(64, 1, "exp2")
+        return [
+            lambda: micro.compute_scores(query, keys, scores, 64),
+            lambda: micro.apply_causal_mask(scores, 31, 64),
+            lambda: micro.softmax_fixed(scores, 64),
+            lambda: micro.softmax(scores, 64),
+            lambda: exp2.softmax(scores, 64),
+            lambda: micro.weighted_sum(scores, values, output, 64),
+        ]
+
+    def heads():
+        heads = att.MicroAttention(64, 4)
+        return [lambda: heads.forward(query, keys, values, output, 64, 40)]
+
+    def linear():
+        linear, stream = att.LinearAttention(64), att.LinearAttention(64)
+        linear.forward(query, keys, values, output, 64)  # a state for attend()
+        return [
+            lambda: linear.forward(query, keys, values, output, 64),
+            lambda: linear.attend(query, output),
+            lambda: stream.update(keys, values, 64),
+            lambda: stream.reset(),
+            lambda: linear.feature_map(-5),
+        ]
+
+    def window():
+        window = att.SlidingWindowAttention(32, 64)
+        return [lambda: window.forward(query, keys, values, 64, output)]
+
+    def cache():
+        cache = att.KVCache(64, 64, True)
+        return [lambda: cache.append(query, query), lambda: cache.clear()]
+
+    groups = [
         (
-            "MicroAttention.forward (4 heads, pos)",
-            lambda: heads.forward(query, keys, values, output, 64, 40),
+            (
+                "MicroAttention.compute_scores",
+                "MicroAttention.apply_causal_mask",
+                "MicroAttention.softmax_fixed",
+                "MicroAttention.softmax",
+                "MicroAttention.softmax (exp2)",
+                "MicroAttention.weighted_sum",
+            ),
+            micro,
         ),
-        ("LinearAttention.forward", lambda: linear.forward(query, keys, values, output, 64)),
-        ("LinearAttention.attend", lambda: linear.attend(query, output)),
-        ("LinearAttention.update", lambda: stream.update(keys, values, 64)),
-        ("LinearAttention.reset", lambda: stream.reset()),
-        ("LinearAttention.feature_map", lambda: linear.feature_map(-5)),
+        (("MicroAttention.forward (4 heads, pos)",), heads),
         (
-            "SlidingWindowAttention.forward",
-            lambda: window.forward(query, keys, values, 64, output),
+            (
+                "LinearAttention.forward",
+                "LinearAttention.attend",
+                "LinearAttention.update",
+                "LinearAttention.reset",
+                "LinearAttention.feature_map",
+            ),
+            linear,
         ),
+        (("SlidingWindowAttention.forward",), window),
     ]
     if hasattr(att, "KVCache"):
-        cache = att.KVCache(64, 64, True)
-        calls.append(("KVCache.append (ring)", lambda: cache.append(query, query)))
-        calls.append(("KVCache.clear", lambda: cache.clear()))
-    return calls
+        groups.append((("KVCache.append (ring)", "KVCache.clear"), cache))
+    return groups
 
 
 def public_methods(att):
@@ -312,7 +378,6 @@ def public_methods(att):
 
 
 def heap_rows(att, data):
-    calls = method_calls(att, data)
     present = public_methods(att)
     empty = Empty().call
     yield (
@@ -320,13 +385,29 @@ def heap_rows(att, data):
         per_call(heap_per_call(empty)),
         "yes" if runs_locked(empty) else "NO",
     )
-    for name, call in calls:
-        if name.split(" ")[0] not in present:
-            yield name, "absent", ""
-        else:
-            yield name, per_call(heap_per_call(call)), "yes" if runs_locked(call) else "NO"
+    sampled = []
+    for names, build in method_calls(att, data):
+        sampled += [name.split(" ")[0] for name in names]
+        gc.collect()
+        try:
+            calls = build()
+        except MemoryError:  # the objects of this group do not fit: say so, go on
+            calls = None
+            gc.collect()
+        for i, name in enumerate(names):
+            if name.split(" ")[0] not in present:
+                yield name, "absent", ""
+            elif calls is None:
+                yield name, "no heap", "for its object: %s" % heap_words()  # noqa: F821
+            else:
+                yield (
+                    name,
+                    per_call(heap_per_call(calls[i])),
+                    "yes" if runs_locked(calls[i]) else "NO",
+                )
+        calls = None
     for name in present:
-        if not any(key.split(" ")[0] == name for key, _ in calls):
+        if name not in sampled:
             yield name, "no sample call", ""
 
 
@@ -429,12 +510,29 @@ def header():
     )
 
 
-def main():
-    att, import_bytes = import_package()
-    header()
+def shared_data():
+    """query, keys and values: one shared KV cache of 256 rows of 64, n picks a prefix; made
+    first, while the heap is whole, and as many rows as fit beside what the rest needs."""
     rng = Random(2024)
-    most = LENGTHS[-1] * HEAD_DIMS[-1]  # one shared KV cache of 256 rows of 64: n picks a prefix
-    data = (rng.int8s(HEAD_DIMS[-1]), rng.int8s(most), rng.int8s(most))
+    rows = LENGTHS[-1]
+    while rows > LENGTHS[0] and 3 * rows * HEAD_DIMS[-1] + ROOM > heap_free():  # noqa: F821
+        rows //= 2  # 3: the keys, the values and the bytes each is made from
+    return (
+        rng.int8s(HEAD_DIMS[-1]),
+        rng.int8s(rows * HEAD_DIMS[-1]),
+        rng.int8s(rows * HEAD_DIMS[-1]),
+    )
+
+
+def main():
+    data = shared_data()
+    try:
+        att, import_bytes = import_package()
+    except MemoryError:  # compiling the package's sources needs the room: data after it
+        data = None
+        att, import_bytes = import_package()
+        data = shared_data()
+    header()
     print()
     print(
         "Speed: median us per call over %d rounds; plain = tools/device/plain.py, same inputs."
@@ -446,7 +544,7 @@ def main():
         % us(medians_us(Empty().call)[0])
     )
     print()
-    failures = []
+    failures, skipped = [], []
     settle(0 if QUICK else 300)
     table(
         (
@@ -459,10 +557,13 @@ def main():
             "heap B/call",
             "output",
         ),
-        speed_rows(att, data, failures),
+        speed_rows(att, data, failures, skipped),
         "lrrrrrrl",
         (9, 8, 3, 9, 9, 8, 11, 6),
     )
+    if skipped:
+        print("\n".join(skipped))
+        print()
     print("Pipeline: compute_scores, apply_causal_mask, softmax_fixed, weighted_sum at")
     print("head_dim 64, n 64; time relative to the package's (higher: the package is faster).")
     print()
@@ -491,7 +592,10 @@ def main():
         ("KVCache(64, 64)", lambda: att.KVCache(64, 64)),
     ):
         if hasattr(att, label.split("(")[0]):
-            kept.append((label, str(kept_bytes(make))))
+            try:
+                kept.append((label, str(kept_bytes(make))))
+            except MemoryError:  # the object does not fit: say so, go on
+                kept.append((label, "no heap: %s" % heap_words()))  # noqa: F821
     table(("what", "bytes"), kept, "lr")
     if failures:
         print("FAIL: outputs differ from plain Python for " + ", ".join(failures))

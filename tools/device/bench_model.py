@@ -1,124 +1,90 @@
 """Speed and memory of the shipped model on this target: `make bench [PORT=...]`.
 
-Runs with tools/device/plain_model.py and baseline_model.py in front of it (its
-`# with:` line). Feeds one whole example through the package's Decoder, through
-PreviousDecoder (the decoder before the fused kernels, frozen) and through PlainDecoder
-(the same int8 arithmetic in plain Python) in this process, checks that every step's
-logits agree, and prints time per token for all three with the speed-ups as ratios of
-this one run, heap bytes per generated token (also under heap_lock) and the RAM the
-loaded model takes. A mismatch raises, so the exit status fails.
+Runs with tools/device/plain_model.py, heap.py and model_timing.py in front of it (its
+`# with:` line). Feeds one whole example through the package's Decoder and then through
+PlainDecoder (the same int8 arithmetic in plain Python), in this process; checks that
+every step's logits agree, and prints time per token of both with the speed-up as a ratio
+of this one run, heap bytes per generated token (also under heap_lock) and the RAM the
+loaded model takes. A mismatch raises, so the exit status fails. The two never share the
+heap: the model is loaded first, measured and dropped, its logits kept; then the plain
+decoder is made and checked against them. Where the heap cannot hold it, its row and the
+comparison are skipped with one line.
 """
 
-# with: plain_model.py baseline_model.py
+# first: attention.decoder
 
-import gc
-import time
+# with: plain_model.py heap.py model_timing.py
 
-import micropython
-from attention.decoder import Decoder, shipped
+import os
+import struct
+import sys
+from array import array
 
-TOKENS = "abcdefgh|hgfedcba"  # one full example: 17 steps
-
-
-def per_token_us(feed, reset, ids, rounds):
-    best = None
-    for _ in range(rounds):
-        reset()
-        start = time.ticks_us()
-        for t in ids:
-            feed(t)
-        us = time.ticks_diff(time.ticks_us(), start) / len(ids)
-        best = us if best is None or us < best else best
-    return best
+from attention.decoder import shipped
 
 
-def heap_per_token(model, prompt, out):
-    gc.collect()
-    before = gc.mem_alloc()
-    count = model.generate_into(prompt, out)
-    count += model.generate_into(prompt, out)
-    return (gc.mem_alloc() - before) / (count + 2 * len(prompt))
+WORD = 8 if sys.maxsize > 2**31 else 4  # bytes of a pointer: list items take one each
 
 
-def locked(model, prompt, out):
-    micropython.heap_lock()
+def plain_need(path, steps):
+    """Heap the plain decoder needs: its weights (the file) and the lists of a context."""
+    with open(path, "rb") as f:
+        dim, _, layers, hidden = struct.unpack("<HHHH", f.read(16)[8:16])
+    return os.stat(path)[6] + WORD * (2 * layers * steps * (dim + 8) + 8 * hidden)
+
+
+def plain_phase(ids, record):
+    """The plain decoder's time per token, after checking its logits of every step against
+    record; None (and the line saying why) where the heap cannot hold it."""
+    what = "the plain-Python decoder and the check of the logits against it"
+    need = plain_need(shipped(), len(ids))
+    if not room_for(need):  # heap.py
+        print(skip_line(what, need))
+        return None
+    vocab = len(record) // len(ids)
+    free = heap_free()  # heap.py
     try:
-        model.generate_into(prompt, out)
-        model.generate_into(prompt, out)
-        ok = True
+        plain = PlainDecoder(shipped())  # noqa: F821  (plain_model.py, bundled in front)
+        for step, t in enumerate(ids):
+            if array("i", plain.feed(t)) != record[step * vocab : (step + 1) * vocab]:
+                raise AssertionError("logits differ from plain Python at position %d" % step)
+        return per_token_us(plain.feed, plain.reset, ids, 2)
     except MemoryError:
-        ok = False
-    micropython.heap_unlock()
-    return ok
+        plain = None
+        print(ran_out_line(what, free))
+        return None
 
 
 def main():
+    got, ids, record = viper_phase()
     gc.collect()
-    before = gc.mem_alloc()
-    model = Decoder.load(shipped())
-    gc.collect()
-    ram = gc.mem_alloc() - before
-    plain = PlainDecoder(shipped())  # noqa: F821  (tools/device/plain_model.py, bundled in front)
-    previous = PreviousDecoder(shipped())  # noqa: F821  (tools/device/baseline_model.py)
-    ids = list(model.encode(TOKENS))
-    model.reset()
-    previous.reset()
-    for t in ids:
-        model.feed(t)
-        previous.feed(t)
-        if list(model.logits) != plain.feed(t):
-            raise AssertionError("logits differ from plain Python at position %d" % plain.pos)
-        if list(model.logits) != list(previous.logits):
-            raise AssertionError("logits differ from the previous decoder at position %d" % t)
-    viper = per_token_us(model.feed, model.reset, ids, 20)
-    before = per_token_us(previous.feed, previous.reset, ids, 20)
-    slow = per_token_us(plain.feed, plain.reset, ids, 2)
-    prompt = model.encode("abcdefgh|")
-    out = bytearray(9)
-    total = None
-    for _ in range(5):
-        gc.collect()
-        start = time.ticks_us()
-        count = model.generate_into(prompt, out)
-        us = time.ticks_diff(time.ticks_us(), start)
-        total = us if total is None or us < total else total
-    heap = heap_per_token(model, prompt, out)
-    print(
-        "Tiny decoder, the shipped reverse.bin (%d layers, dim %d, %d heads, hidden %d, vocab %d, context %d)"
-        % (model.layers, model.dim, model.heads, model.hidden, len(model.vocab), model.context)
-    )
+    slow = plain_phase(ids, record)
+    viper = got["viper"]
+    print("Tiny decoder, the shipped reverse.bin (%s)" % got["title"])
     print()
     print(
-        "feed(token), every token with its logits (embedding, %d layers, LM head):" % model.layers
+        "feed(token), every token with its logits (embedding, %d layers, LM head):" % got["layers"]
     )
     print()
     print("| per token | us | the package is |")
     print("|---|---|---|")
     print("| the package (fused kernels of _step.py) | %.1f | |" % viper)
-    print(
-        "| the previous decoder (baseline_model.py) | %.1f | %.2fx faster |"
-        % (before, before / viper)
-    )
-    print("| plain Python (plain_model.py) | %.1f | %.1fx faster |" % (slow, slow / viper))
+    if slow is None:
+        print("| plain Python (plain_model.py) | skipped | - |")
+    else:
+        print("| plain Python (plain_model.py) | %.1f | %.2fx faster |" % (slow, slow / viper))
     print()
-    old = None
-    for _ in range(5):
-        gc.collect()
-        start = time.ticks_us()
-        previous.generate_into(prompt, out)
-        us = time.ticks_diff(time.ticks_us(), start)
-        old = us if old is None or us < old else old
     print(
-        'generate_into("abcdefgh|"): %d tokens in %d us, %.1f us per generated token (prompt included);'
-        " the previous decoder %d us (%.2fx)" % (count, total, total / count, old, old / total)
+        'generate_into("abcdefgh|"): %d tokens in %d us, %.1f us per generated token (prompt included)'
+        % (got["count"], got["total"], got["total"] / got["count"])
     )
     print(
         "heap per token: %d bytes; under micropython.heap_lock(): %s"
-        % (heap, "runs" if locked(model, prompt, out) else "MemoryError")
+        % (got["heap"], "runs" if got["locked"] else "MemoryError")
     )
     print(
         "RAM of the loaded model: %d bytes measured (gc.mem_alloc), %d estimated by ram_needed()"
-        % (ram, model.ram)
+        % (got["ram"], got["estimate"])
     )
 
 

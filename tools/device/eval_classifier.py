@@ -7,6 +7,8 @@ window * features int8, one after another. Prints `target: ...`, `ram: N bytes`,
 `classified N windows in U us`.
 """
 
+# first: attention.classifier
+
 import os
 import sys
 import time

@@ -1,9 +1,12 @@
 """The shipped model on held-out examples, on this target: int8 answers and time.
 
-The host (tools/report/eval_model.py) puts EXAMPLES = [(prompt, answer), ...] in front of
-this script. Prints `target: ...`, one `wrong: prompt -> got` line per mistake and,
-last, `int8 N of M correct, T tokens in U us`.
+The host (tools/report/eval_model.py) puts EXAMPLES = "prompt\tanswer\n..." in front of
+this script: one string, read one example at a time (a list of 200 tuples would take
+more heap than the model on a board). Prints `target: ...`, one `wrong: prompt -> got`
+line per mistake and, last, `int8 N of M correct, T tokens in U us`.
 """
+
+# first: attention.decoder
 
 import os
 import sys
@@ -11,7 +14,18 @@ import time
 
 from attention.decoder import Decoder, shipped
 
-EXAMPLES = globals().get("EXAMPLES", [("abc|", "cba.")])
+EXAMPLES = globals().get("EXAMPLES", "abc|\tcba.\n")
+
+
+def examples(text):
+    """(prompt, answer) of each line "prompt\tanswer" of text, one at a time."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        tab = text.find("\t", start, end)
+        yield text[start:tab], text[tab + 1 : end]
+        start = end + 1
 
 
 def main():
@@ -23,8 +37,9 @@ def main():
     print("target: %s (%s)" % (sys.platform, machine))
     stop = model.vocab.find(".")
     out = bytearray(model.context)
-    right = tokens = spent = 0
-    for prompt, answer in EXAMPLES:
+    right = tokens = spent = count_examples = 0
+    for prompt, answer in examples(EXAMPLES):
+        count_examples += 1
         ids = model.encode(prompt)
         start = time.ticks_us()
         count = model.generate_into(ids, out, stop)
@@ -35,7 +50,7 @@ def main():
             right += 1
         else:
             print("wrong: %s -> %s" % (prompt, got))
-    print("int8 %d of %d correct, %d tokens in %d us" % (right, len(EXAMPLES), tokens, spent))
+    print("int8 %d of %d correct, %d tokens in %d us" % (right, count_examples, tokens, spent))
 
 
 main()

@@ -12,20 +12,28 @@ from array import array
 
 
 try:  # a stand-in package (host_tests/quality/test_fuzz.py) may hold the mechanisms only
-    from attention import layers
+    import attention  # the package first: a family is fuzzed only where the heap holds it
+
+    layers = family("attention.layers")
 except ImportError:
     layers = None
 
 
 LAYER_DIMS = (1, 2, 3, 5, 8, 8, 16, 17, 33, 64)
 INT8_OUT = ("b", "B", "bytearray")
-NOISE = bytes((i * 2654435761 >> 13) & 0xFF for i in range(4096 + 64))
+NOISE = []  # bytes((i * 2654435761 >> 13) & 0xFF ...), made when a table first needs it
+
+
+def noise():
+    if not NOISE:
+        NOISE.append(bytes((i * 2654435761 >> 13) & 0xFF for i in range(4096 + 64)))
+    return NOISE[0]
 
 
 def int8_table(rng, size):
     """A buffer of size int8 values, of a random int8 kind, that a layer may keep."""
     start = rng.below(64)
-    data = NOISE[start : start + size]
+    data = noise()[start : start + size]
     kind = rng.below(5)
     if kind == 0:
         return bytearray(data)

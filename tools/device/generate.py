@@ -5,6 +5,8 @@ reverse.bin). Prints each prompt with the model's answer, a sampled answer, the
 RAM the model takes and the time per token.
 """
 
+# first: attention.decoder
+
 import gc
 import time
 

@@ -1,18 +1,15 @@
 """The int8 decoder in plain Python (bytecode only): the baseline of `make bench`.
 
-PlainDecoder(path) reads a decoder's model file itself (version 1 or 2, the format of
-docs/model-format.md, nothing of attention.decoder) and computes the same integer steps with Python loops
+PlainDecoder(path) reads the model file itself (the format of docs/model-format.md,
+nothing of attention.decoder) and computes the same integer steps with Python loops
 and ints: feed(token) fills logits (a list), equal to Decoder.logits after
 Decoder.feed(token) on a model loaded from the same file.
 """
 
 import struct
+from array import array
 
-from attention.micro import _EXP2
-
-
-def _s8(u):
-    return u - 256 if u > 127 else u
+from attention._fixed import EXP2 as _EXP2
 
 
 def _sat(v):
@@ -24,26 +21,20 @@ def _requant(a, m, s):
 
 
 def _read(path):
-    """(header, {name: (int8 list, scales list or None)}) of a decoder's model file,
-    version 1 or 2 (its head is then named lm_head whatever the version)."""
+    """(header, {name: (int8 array, int32 array of scales or None)}) of a version 1 model
+    file, each tensor read into its array as it comes."""
+    fields = ("vocab", "dim", "heads", "layers", "hidden", "context", "norm_frac")
+    fields += ("logit_shift", "logit_frac", "activation", "tensors")
     with open(path, "rb") as f:
-        if struct.unpack("<4sH", f.read(6))[1] == 1:
-            fields = ("vocab", "dim", "heads", "layers", "hidden", "context", "norm_frac")
-            fields += ("logit_shift", "logit_frac", "activation", "tensors")
-            h = dict(zip(fields, struct.unpack("<HHHHHHHHHHHI", f.read(26))))
-        else:
-            fields = ("kind", "input", "vocab", "features", "dim", "heads", "layers", "hidden")
-            fields += ("context", "norm_frac", "logit_shift", "logit_frac", "activation")
-            fields += ("attention", "pooling", "requant", "tensors")
-            h = dict(zip(fields, struct.unpack("<17HII", f.read(42))))
+        h = dict(zip(fields, struct.unpack("<4sHHHHHHHHHHHHI", f.read(32))[2:13]))
         tensors = {}
         for _ in range(h["tensors"]):
             name, rows, cols, scaled, _ = struct.unpack("<8sHHHH", f.read(16))
-            scales = list(struct.unpack("<%di" % (2 * rows), f.read(8 * rows))) if scaled else None
-            data = f.read(rows * cols)
+            # scales: int32 pairs, little-endian, as the targets store them
+            scales = array("i", f.read(8 * rows)) if scaled else None
+            data = array("b", f.read(rows * cols))  # read back as signed ints
             f.read(-(rows * cols) % 4)
-            name = name.rstrip(b"\0").decode()
-            tensors["lm_head" if name == "head" else name] = (data, scales)
+            tensors[name.rstrip(b"\0").decode()] = (data, scales)
     return h, tensors
 
 
@@ -71,18 +62,18 @@ class PlainDecoder:
         self.head_dim = self.dim // self.heads
         self.shift = 3 if self.head_dim >= 32 else 2 if self.head_dim >= 16 else 1
         self.num, self.down = _norm_constants(self.dim, h["norm_frac"])
-        self.tok = [_s8(u) for u in b["tok_emb"][0]]
-        self.pos_emb = [_s8(u) for u in b["pos_emb"][0]]
+        # Weights as array('b') and scales as array('i'): a byte and a word each, where
+        # lists of ints would take a word and more per weight.
+        self.vocab = bytes(b["vocab"][0]).decode()  # token i is character i
+        self.tok = b["tok_emb"][0]
+        self.pos_emb = b["pos_emb"][0]
         self.layer_weights = []
         for i in range(h["layers"]):
             self.layer_weights.append(
-                [
-                    ([_s8(u) for u in b["%d.%s" % (i, n)][0]], list(b["%d.%s" % (i, n)][1]))
-                    for n in ("wq", "wk", "wv", "wo", "w1", "w2")
-                ]
+                [b["%d.%s" % (i, n)] for n in ("wq", "wk", "wv", "wo", "w1", "w2")]
             )
-        self.head = ([_s8(u) for u in b["lm_head"][0]], list(b["lm_head"][1]))
-        self.table = [_s8(u) for u in b["act"][0]] if "act" in b else None  # else ReLU
+        self.head = b["lm_head"]
+        del b
         self.reset()
 
     def reset(self):
@@ -173,11 +164,7 @@ class PlainDecoder:
             o = self.matvec(wo, a, d)
             x = [_sat(x[j] + _sat(o[j])) for j in range(d)]
             n = self.norm(x)
-            hidden = [_sat(v) for v in self.matvec(w1, n, f)]
-            if self.table:
-                hidden = [self.table[v & 255] for v in hidden]
-            else:
-                hidden = [max(v, 0) for v in hidden]
+            hidden = [max(_sat(v), 0) for v in self.matvec(w1, n, f)]
             o = self.matvec(w2, hidden, d)
             x = [_sat(x[j] + _sat(o[j])) for j in range(d)]
         self.logits = self.matvec(self.head, self.norm(x), self.h["vocab"])

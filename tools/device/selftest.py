@@ -1,23 +1,30 @@
 """Self-check on a target: the package's kernels against plain Python, on this target.
 
-Runs with tools/device/plain.py in front of it (its `# with:` line; `make device-test
-[PORT=...]`). Prints one line per failure and, last, `N passed, N failed`.
+Runs with tools/device/plain.py and heap.py in front of it (its `# with:` line; `make
+device-test [PORT=...]`). Prints one line per failure and, last, `N passed, N failed`
+(and `, N skipped` when a check needs more heap than the target has: the line of each
+says how much). The two large int8 buffers are made once, first, while the heap is
+whole, at the size of the largest check or of what is free; every check takes views of
+them, and garbage is collected between checks.
 """
 
-# with: plain.py
+# with: plain.py heap.py
 
+import gc
 import sys
 from array import array
 
-from attention import LinearAttention, MicroAttention, SlidingWindowAttention
+LARGEST = 64 * 300  # int8 items of the largest check's keys (and values): linear 64 x 300
+IMPORT_ROOM = 32768  # heap left for importing the package (about 24 KB on 64-bit Linux)
 
 
 class Random:
     def __init__(self, seed):
         self.state = seed or 1
 
-    def int8s(self, count):
-        out = array("b", bytes(count))
+    def int8s(self, count, into=None):
+        """count random int8 values: a new array, or a view of the first count of into."""
+        out = array("b", bytes(count)) if into is None else memoryview(into)[:count]
         for i in range(count):
             x = self.state
             x ^= (x << 13) & 0xFFFFFFFF
@@ -28,9 +35,54 @@ class Random:
         return out
 
 
+class Pool:
+    """The keys and values buffers every check takes views of."""
+
+    keys = values = None
+    items = 0
+
+    @classmethod
+    def make(cls, items):
+        cls.items = items
+        cls.keys, cls.values = array("b", bytes(items)), array("b", bytes(items))
+
+
+def make_pool(items):
+    """A pool of items, or of the most the heap holds (halving until it fits)."""
+    while True:
+        try:
+            Pool.make(items)
+            return
+        except MemoryError:
+            Pool.make(0)
+            items //= 2
+
+
+# The pool first, while the heap is whole (importing the package scatters what it leaves):
+# the largest check's size, or what the heap holds. Where compiling the package's sources
+# needs that room, the pool is made again after the import, as large as still fits.
+make_pool(max(0, min(LARGEST, (heap_free() - IMPORT_ROOM) // 2)))
+try:
+    from attention import LinearAttention, MicroAttention, SlidingWindowAttention
+except MemoryError:
+    Pool.make(0)
+    gc.collect()
+    from attention import LinearAttention, MicroAttention, SlidingWindowAttention
+
+    make_pool(max(0, min(LARGEST, heap_free() // 3)))
+
+
+def pooled(rng, count):
+    """Keys and values of count items, views of the pool (LookupError: larger than it)."""
+    if count > Pool.items:
+        raise LookupError(count)
+    return rng.int8s(count, Pool.keys), rng.int8s(count, Pool.values)
+
+
 def check_micro(rng, head_dim, n, pos):
     attn = MicroAttention(head_dim, 1)
-    query, keys, values = rng.int8s(head_dim), rng.int8s(n * head_dim), rng.int8s(n * head_dim)
+    query = rng.int8s(head_dim)
+    keys, values = pooled(rng, n * head_dim)
     scores, output = array("i", bytes(4 * n)), array("i", bytes(4 * head_dim))
     attn.compute_scores(query, keys, scores)
     attn.apply_causal_mask(scores, pos)
@@ -43,7 +95,8 @@ def check_micro(rng, head_dim, n, pos):
 
 
 def check_linear(rng, dim, n):
-    query, keys, values = rng.int8s(dim), rng.int8s(n * dim), rng.int8s(n * dim)
+    query = rng.int8s(dim)
+    keys, values = pooled(rng, n * dim)
     output, want = array("i", bytes(4 * dim)), array("i", bytes(4 * dim))
     LinearAttention(dim).forward(query, keys, values, output)
     plain_linear(query, keys, values, want, n, dim)  # noqa: F821
@@ -52,7 +105,8 @@ def check_linear(rng, dim, n):
 
 def check_window(rng, window_size, head_dim, cache_len):
     size = window_size * head_dim
-    query, keys, values = rng.int8s(head_dim), rng.int8s(size), rng.int8s(size)
+    query = rng.int8s(head_dim)
+    keys, values = pooled(rng, size)
     output, want = array("i", bytes(4 * head_dim)), array("i", bytes(4 * head_dim))
     SlidingWindowAttention(window_size, head_dim).forward(query, keys, values, cache_len, output)
     scores = array("i", bytes(4 * window_size))
@@ -86,10 +140,21 @@ def main():
                 (rng, window_size, head_dim, cache_len),
             )
         )
-    passed = failed = 0
+    passed = failed = skipped = 0
     for name, check, args in checks:
+        gc.collect()
         try:
             ok = check(*args)
+        except LookupError as e:  # larger than the pool the heap allowed
+            print(
+                skip_line(name, 2 * e.args[0], "two blocks; the largest made: %s" % kb(Pool.items))
+            )
+            skipped += 1
+            continue
+        except MemoryError:
+            print(skip_line(name, None))
+            skipped += 1
+            continue
         except Exception as e:  # noqa: BLE001  (report and go on, as a test runner does)
             ok = False
             sys.print_exception(e) if hasattr(sys, "print_exception") else print(repr(e))
@@ -98,7 +163,7 @@ def main():
         else:
             failed += 1
             print("FAIL", name)
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed%s" % (passed, failed, ", %d skipped" % skipped if skipped else ""))
     if failed:
         # An exception, not sys.exit(): mpremote run reports it as a failing exit status.
         raise RuntimeError("self-check failed")

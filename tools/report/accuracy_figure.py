@@ -1,10 +1,13 @@
 """Run the softmax accuracy check on a target, print its output and plot it as an SVG.
 
-    python tools/report/accuracy_figure.py [--port PORT] [--out docs/accuracy.svg]
+    python tools/report/accuracy_figure.py [--port PORT] [--out docs/accuracy.svg] [--page P]
 
 Runs tools/device/accuracy.py (on the unix port, or on a board with --port) and draws
 two panels from what it prints: the weight of the lower of two scores against their
 gap, for the float, exp2 and linear softmax, and the worst error against logit_shift.
+On the unix port the table of worst errors also goes into docs/api.md (its block
+accuracy-table, tools/report/doc_block.py) when the figure is docs/accuracy.svg, or
+into the page --page names.
 """
 
 import argparse
@@ -15,10 +18,12 @@ if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from board import target
+from report import doc_block
 from report.svg import COLORS, Axes, Svg
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "docs" / "accuracy.svg"
+API_PAGE = ROOT / "docs" / "api.md"
 
 
 def tables(text):
@@ -76,10 +81,17 @@ def draw(errors, curve):
     return svg.render()
 
 
+def error_table(errors):
+    """The worst errors as the Markdown table of docs/api.md."""
+    rows = [(int(r[0]), "%.3f" % r[2], "%.3f" % r[3]) for r in errors]
+    return doc_block.table(("logit_shift", "exp2", "linear (`softmax_fixed`)"), rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", help="serial port of a board (default: the local unix port)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="the SVG to write")
+    parser.add_argument("--page", help="the page whose accuracy-table block gets the table")
     args = parser.parse_args(argv)
     result = target.run(["accuracy.py"], args.port, capture=True, timeout=600)
     sys.stdout.write(result.stdout)
@@ -89,6 +101,10 @@ def main(argv=None):
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(draw(found["logit_shift"], found["d"]))
     print("plot: %s" % args.out)
+    page = args.page or (API_PAGE if Path(args.out).resolve() == DEFAULT_OUT else None)
+    if page and not args.port:
+        doc_block.update(page, "accuracy-table", error_table(found["logit_shift"]))
+        print("table: %s" % page)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ FILLS = ("#cfe3f5", "#fde0c5", "#d5efd0", "#e8d9f2", "#f5f0c5")
 FIRMWARE_FLOORS = (
     "viper kernels, memory, fixed point",
     "argument checks, the model file",
-    "the mechanisms, the cache, the layers",
-    "the decoder; the public names",
+    "the mechanisms, the cache, the layers, a model",
+    "the decoder, the classifier; the public names",
 )
 # The host tools' folders, each with its job (tools/README.md).
 FOLDERS = {

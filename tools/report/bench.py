@@ -221,9 +221,7 @@ def main(argv=None):
     if args.loops:
         loops_report()
         return 0
-    where = (
-        "board at " + args.port if args.port else "unix port (" + target.tool("micropython") + ")"
-    )
+    where = "board at " + args.port if args.port else "unix port (" + target.interpreter() + ")"
     print("## Device: %s\n" % where, flush=True)
     try:
         code = target.run(["plain.py", "baseline.py", "bench.py"], args.port).returncode

@@ -52,14 +52,15 @@ def float_answers(examples):
 
 def answers_on_target(examples, port):
     """(the target's answers, its name, tokens, us) or None on failure (printed)."""
-    done = target.run(
-        ["eval_model.py"], port, capture=True, prelude="EXAMPLES = %r\n" % (examples,)
-    )
+    text = "".join("%s\t%s\n" % pair for pair in examples)  # one string: light on a board
+    done = target.run(["eval_model.py"], port, capture=True, prelude="EXAMPLES = %r\n" % text)
     last = re.search(r"int8 (\d+) of (\d+) correct, (\d+) tokens in (\d+) us", done.stdout)
     where = re.search(r"target: (.*)", done.stdout)
     if done.returncode or not last or not where:
         sys.stdout.write(done.stdout)
         sys.stderr.write(done.stderr)
+        if target.out_of_heap(done.stdout + done.stderr):
+            print("eval: the heap ran out (not a wrong answer)", file=sys.stderr)
         return None
     wrong = dict(re.findall(r"wrong: (\S*) -> (\S*)", done.stdout))
     got = [wrong.get(prompt, answer) for prompt, answer in examples]
@@ -112,6 +113,8 @@ def classify_on_target(windows, port):
     if done.returncode or not (classes and last and name and ram):
         sys.stdout.write(done.stdout[-3000:])
         sys.stderr.write(done.stderr[-3000:])
+        if target.out_of_heap(done.stdout + done.stderr):
+            print("eval: the heap ran out (not a wrong answer)", file=sys.stderr)
         return None
     got = np.array([ord(c) - 48 for c in classes.group(1)])
     return got, name.group(1) if port else "the unix port", int(last.group(2)), int(ram.group(1))

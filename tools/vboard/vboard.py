@@ -1,10 +1,27 @@
 #!/usr/bin/env python3
 """A virtual MicroPython board on a pseudo-terminal, for mpremote and other serial tools.
 
-Usage: python tools/vboard/vboard.py [--root DIR] [--micropython PATH] [--flash-bytes N]
+Usage: python tools/vboard/vboard.py [--root DIR] [--heap 110K] [--micropython PATH]
+                                     [--flash-bytes N] [--unplug-after N] [--stall-after N]
 
 The first line printed on stdout is the device path (e.g. /dev/pts/5); then the board
 serves until SIGTERM or SIGINT.  Try: mpremote connect /dev/pts/5 exec "print(1+1)".
+
+As tight as an ESP32 without PSRAM: a program finds the heap free that it would find on a
+board with a heap of --heap bytes (110K by default, what ESP32_GENERIC has; MicroPython's
+-X heapsize, plus the few KB the agent keeps for itself), and on 64-bit Linux every object
+is larger than on the ESP32, so a program that fits here fits there.
+At power-up and at every soft reboot it runs /boot.py, then /main.py when the REPL is the
+friendly one (a soft reboot from the raw REPL runs boot.py only), as a board does; a
+Ctrl-C arriving meanwhile interrupts them, and a main.py that catches KeyboardInterrupt
+keeps the board busy, so a client waits for a prompt that never comes.  The files live
+in --root and stay there across restarts of the board on the same folder (without
+--root: a fresh folder, removed at exit).  Unplugging, to rehearse a cable pulled
+mid-command: SIGUSR1, or --unplug-after N (once N bytes came from the client), stops
+the interpreter where it is and closes the pty, so the port vanishes; the board exits
+with status 3 and a new one started on the same --root is the board plugged in again.
+A wedged board, to rehearse a command that gets no answer: --stall-after N stops reading
+and answering once N bytes came in (the port stays open).
 
 Protocol spoken on the pty (as in MicroPython's shared/runtime/pyexec.c):
 
@@ -30,7 +47,8 @@ Protocol spoken on the pty (as in MicroPython's shared/runtime/pyexec.c):
 Design: the code runs in a real MicroPython unix-port process started with
 tools/vboard/vboard_agent.py, which mounts the private root folder as "/" (vfs.umount("/") then
 vfs.mount(vfs.VfsPosix(root), "/")), sets sys.path to ['', '.frozen', '/lib'] and then
-executes framed commands read from its stdin in one persistent globals dict.  It answers
+executes framed commands read from its stdin in one persistent globals dict (boot.py and
+main.py are commands too, run as files).  It answers
 b"\\x06" when a command starts, then streams the program output, b"\\x04", the traceback and
 b"\\x04": the raw REPL reply almost as is.  This host side only does the terminal part:
 line editing, the raw/paste state machine, "\\n" -> "\\r\\n" like a board's console, and
@@ -42,8 +60,10 @@ paused (its stdout pipe is not read) until a client reads, like a USB serial por
 The filesystem answers as a board's does: `mpremote ls` shows file sizes and `mpremote df`
 a flash partition of --flash-bytes (default 2 MiB) less what the files use.
 
-Limits: the root folder is not a sandbox ("/../x" reaches outside it); the heap is the unix
-port's, far larger than an ESP32's; input() in a program does not read the serial port; a
+Limits: the root folder is not a sandbox ("/../x" reaches outside it); the agent's own code
+takes a few KB of the heap (as a board's runtime does); a file being written when the board
+is unplugged keeps what was written (littlefs would drop it); input() in a program does not
+read the serial port; a
 program printing b"\\x04" confuses mpremote, as on a real board.  Note that mpremote
 soft-resets the board on its first raw REPL entry unless given the `resume` command.
 """
@@ -69,6 +89,17 @@ AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vboard_agent.p
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 PASTE_WINDOW = 256  # raw-paste flow-control window, in bytes
 FLASH_BYTES = 2 * 1024 * 1024  # the filesystem partition of ESP32_GENERIC
+HEAP = "110K"  # the heap ESP32_GENERIC (no PSRAM) leaves a program, as -X heapsize takes it
+AGENT_BYTES = 5 * 1024  # what vboard_agent.py keeps of the heap beyond the bare interpreter
+
+
+def heap_bytes(text):
+    """-X heapsize's value (110K, 2M, 4096) in bytes."""
+    scale = {"K": 1024, "M": 1024 * 1024}.get(text[-1:].upper(), 1)
+    return int(text[:-1] if scale > 1 else text) * scale
+
+
+UNPLUGGED = 3  # exit status after an unplug
 OUT_LIMIT = 65536  # bytes queued for the pty before the program output is paused
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E, ESC = 1, 2, 3, 4, 5, 27
 
@@ -98,12 +129,30 @@ def query_banner(micropython):
     return out.strip() + b'\r\nType "help()" for more information.\r\n'
 
 
+class Unplugged(Exception):
+    """The cable was pulled: the board stops where it is and its port goes away."""
+
+
 class VBoard:
-    def __init__(self, master, micropython, root, flash_bytes=FLASH_BYTES):
+    def __init__(
+        self,
+        master,
+        micropython,
+        root,
+        flash_bytes=FLASH_BYTES,
+        heap=HEAP,
+        unplug_after=None,
+        stall_after=None,
+    ):
         self.master = master
         self.micropython = micropython
         self.root = root
         self.flash_bytes = flash_bytes
+        self.heap = heap
+        self.unplug_after = unplug_after  # bytes from the client before the cable is pulled
+        self.stall_after = stall_after  # bytes from the client before the board wedges
+        self.stalled = False
+        self.received = 0
         self.banner = query_banner(micropython)
         self.mode = "friendly"  # friendly, paste, raw or raw-paste: what the next byte means
         self.line = bytearray()  # raw REPL input, or the friendly REPL statement being typed
@@ -113,7 +162,8 @@ class VBoard:
         self.indent_added = False  # friendly REPL: auto-indent has just typed spaces
         self.esc = 0  # friendly REPL: position in a terminal escape sequence (ignored)
         self.window = 0  # raw paste: bytes left before the next flow-control b"\x01"
-        self.busy = None  # while a command runs: "raw" or "friendly", how to reply
+        self.busy = None  # while a command runs: "raw", "friendly" or "boot", how to reply
+        self.boot = []  # the start-up files still to run, then the banner
         self.started = False  # the agent has started the command (SIGINT is safe)
         self.interrupted = False  # Ctrl-C came before the command started
         self.eofs = 0  # b"\x04" markers received from the agent for the command
@@ -121,16 +171,32 @@ class VBoard:
         self.outq = bytearray()  # output waiting for the pty
         self.child = None
         self.spawn()
+        self.start_up()
 
     # --- the micropython child process ---
 
     def spawn(self):
+        # The agent's own objects come on top: a program finds the heap free that it
+        # would find on a board of that heap.
+        heap = ["-X", "heapsize=%d" % (heap_bytes(self.heap) + AGENT_BYTES)] if self.heap else []
         self.child = subprocess.Popen(
-            [self.micropython, AGENT, self.root, str(self.flash_bytes)],
+            [self.micropython, *heap, AGENT, self.root, str(self.flash_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C in our own terminal is not for it
         )
+
+    def start_up(self):
+        """boot.py, then main.py from the friendly REPL, then the banner: pyexec's order."""
+        self.boot = [b"boot.py"] + [b"main.py"] * (self.mode == "friendly")
+        self.next_boot_file()
+
+    def next_boot_file(self):
+        if self.boot:
+            self.run(b"file", self.boot.pop(0), busy="boot")
+        else:
+            self.busy = None
+            self.prompt(banner=True)
 
     def stop_child(self):
         if self.child:
@@ -148,11 +214,11 @@ class VBoard:
         self.busy = None
         self.mode = {"raw-paste": "raw", "paste": "friendly"}.get(self.mode, self.mode)
         self.send(b"MPY: soft reboot\r\n")
-        self.prompt(banner=True)
+        self.start_up()
 
-    def run(self, mode, src):
+    def run(self, mode, src, busy=None):
         self.mode = {"raw-paste": "raw", "paste": "friendly"}.get(self.mode, self.mode)
-        self.busy, self.started, self.interrupted, self.eofs = self.mode, False, False, 0
+        self.busy, self.started, self.interrupted, self.eofs = busy or self.mode, False, False, 0
         try:
             self.child.stdin.write(b"%s %d\n%s" % (mode, len(src), src))
             self.child.stdin.flush()
@@ -185,6 +251,9 @@ class VBoard:
             if self.busy == "raw":
                 self.send(b"\x04")
             if self.eofs == 2:
+                if self.busy == "boot":
+                    self.next_boot_file()
+                    continue
                 self.busy = None
                 self.prompt()
 
@@ -194,6 +263,10 @@ class VBoard:
         if not self.busy:  # it never ends by itself while idle: do not respawn in a loop
             sys.exit(f"vboard: micropython exited unexpectedly (status {status})")
         msg = b"vboard: micropython exited with status %d\r\n" % status if status else b""
+        if self.busy == "boot":  # sys.exit() in boot.py or main.py: a soft reboot, as on a board
+            self.send(msg)
+            self.reset()
+            return
         if self.busy == "raw":
             msg = b"\x04" * (self.eofs == 0) + msg + b"\x04"
         self.send(msg)
@@ -214,6 +287,20 @@ class VBoard:
             self.send(self.banner + b">>> " if banner else b">>> ")
 
     def feed(self, data):
+        for limit, what in ((self.unplug_after, "unplug"), (self.stall_after, "stall")):
+            if limit is not None and len(data) >= limit - self.received:
+                data = data[: limit - self.received]
+                self.received += len(data)
+                self.feed_bytes(data)
+                if what == "unplug":
+                    raise Unplugged
+                self.stalled = True
+                print("vboard: stalled", file=sys.stderr, flush=True)
+                return
+        self.received += len(data)
+        self.feed_bytes(data)
+
+    def feed_bytes(self, data):
         for c in data:
             if self.busy:
                 if c == CTRL_C:
@@ -370,9 +457,12 @@ class VBoard:
 
     def serve(self):
         while True:
+            if self.stalled:  # wedged: nothing read, nothing answered, the port still there
+                select.select([], [], [], 3600)
+                continue
             if not self.busy and self.pending:
                 data, self.pending = self.pending, bytearray()
-                self.feed(data)
+                self.feed_bytes(data)
                 continue
             child = self.child
             readers = [self.master]
@@ -400,6 +490,15 @@ def main(argv=None):
     parser.add_argument(
         "--flash-bytes", type=int, default=FLASH_BYTES, help="size of the filesystem (df)"
     )
+    parser.add_argument(
+        "--heap", default=HEAP, help="the interpreter's heap, as -X heapsize takes it (110K)"
+    )
+    parser.add_argument(
+        "--unplug-after", type=int, help="pull the cable once this many bytes came in"
+    )
+    parser.add_argument(
+        "--stall-after", type=int, help="stop answering once this many bytes came in"
+    )
     args = parser.parse_args(argv)
     micropython = find_micropython(args.micropython)
     root = os.path.abspath(args.root or tempfile.mkdtemp(prefix="vboard-"))
@@ -408,18 +507,41 @@ def main(argv=None):
     def stop(signum, frame):
         raise SystemExit(0)
 
+    def unplug(signum, frame):
+        raise Unplugged
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGUSR1, unplug)
     master, slave = pty.openpty()
     tty.setraw(slave)  # no echo, no line discipline, no "\n" -> "\r\n": bytes pass untouched
     os.set_blocking(master, False)
     board = None
     try:
-        board = VBoard(master, micropython, root, args.flash_bytes)
+        board = VBoard(
+            master,
+            micropython,
+            root,
+            args.flash_bytes,
+            args.heap or None,
+            args.unplug_after,
+            args.stall_after,
+        )
         # Our slave fd stays open so the pty lives on between client connections.
         print(os.ttyname(slave), flush=True)
-        print(f"vboard: root {root}, micropython {micropython}", file=sys.stderr, flush=True)
+        print(
+            f"vboard: root {root}, heap {args.heap or 'unlimited'}, micropython {micropython}",
+            file=sys.stderr,
+            flush=True,
+        )
         board.serve()
+    except Unplugged:
+        if board:
+            board.stop_child()  # the power goes with the cable: the program stops mid-way
+        os.close(master)  # the port vanishes under the client
+        os.close(slave)
+        print("vboard: unplugged", file=sys.stderr, flush=True)
+        sys.exit(UNPLUGGED)
     finally:
         if board:
             board.stop_child()
