@@ -51,7 +51,7 @@ def float_answers(examples):
 
 
 def answers_on_target(examples, port):
-    """(the target's answers, its name, tokens, us) or None on failure (printed)."""
+    """(the target's answers, its name, tokens, us, its output) or None on failure (printed)."""
     text = "".join("%s\t%s\n" % pair for pair in examples)  # one string: light on a board
     done = target.run(["eval_model.py"], port, capture=True, prelude="EXAMPLES = %r\n" % text)
     last = re.search(r"int8 (\d+) of (\d+) correct, (\d+) tokens in (\d+) us", done.stdout)
@@ -65,7 +65,7 @@ def answers_on_target(examples, port):
     wrong = dict(re.findall(r"wrong: (\S*) -> (\S*)", done.stdout))
     got = [wrong.get(prompt, answer) for prompt, answer in examples]
     name = where.group(1) if port else "the unix port"
-    return got, name, int(last.group(3)), int(last.group(4))
+    return got, name, int(last.group(3)), int(last.group(4)), done.stdout
 
 
 def reverse(args):
@@ -74,10 +74,8 @@ def reverse(args):
     if run is None:
         print("eval: reverse FAILED on %s" % (args.port or "the unix port"), file=sys.stderr)
         return 1
-    got, name, tokens, us = run
-    for (prompt, answer), g in zip(examples, got):
-        if g != answer:
-            print("wrong: %s -> %s" % (prompt, g))
+    got, name, tokens, us, said = run
+    sys.stdout.write(said)  # the target's own lines: wrong answers, then int8 N of M correct
     right = sum(g == a for g, (_, a) in zip(got, examples))
     float_right = sum(g == a for g, (_, a) in zip(float_answers(examples), examples))
     print(
