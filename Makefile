@@ -1,15 +1,16 @@
 # Int8 attention for MicroPython: the front door. `make help` lists every target and variable.
 #
 ## PORT=/dev/ttyUSB0    serial port of a board or virtual board (/dev/ttyACM0, /dev/cu.usbserial-*, COM3); unset: the local unix port
-## BOARD=esp32          a file in boards/ (esp32, esp32s3, esp32c3, esp32c6); given to deploy: precompiled .mpy for that chip, checked against the board
+## BOARD=esp32          a file in boards/ (esp32, esp32s3, esp32c3, esp32c6, rp2040, rp2350); given to deploy: precompiled .mpy for that chip, checked against the board
 ## FORM=py              deploy: the .py sources (default: .mpy compiled for the chip the board reports); FORM=mpy on the unix port: the package as .mpy
 ## FORCE=1              deploy: replace a newer version of the package on the board
 ## HEAP=110K            the heap of the virtual board (default 110K, an ESP32's) or of the unix port (default: its own)
 ## MICROPYTHON=path     the unix port that runs the tools without PORT= (e.g. a 32-bit build), and the virtual board's
 ## TIMEOUT=600          seconds a board command may take before it is stopped (default: per command)
 ## VBOARD_DIR=dir       vboard: the virtual board's filesystem, kept between runs (default build/vboard)
-## FIRMWARE=fw.bin      flash: the MicroPython image to write (checked against BOARD's chip first)
-## DRY_RUN=1            flash: check the image and print the esptool commands, run nothing
+## FIRMWARE=fw.bin      flash: the MicroPython image to write, .bin for an ESP32, .uf2 for an RP2040/RP2350 (checked against BOARD's chip first)
+## DRY_RUN=1            flash: check the image and print the esptool commands (RP2040/RP2350: the steps), run nothing
+## DRIVE=/media/me/RPI-RP2  flash: the RP2040/RP2350's bootloader drive to copy the .uf2 onto (default: found by its name)
 ## BAUD=115200          flash: write speed (default: the board's, 460800); lower it if writing fails
 ## FIXTURE=file.json    record: where to write (default: host_tests/fixtures/<chip>-<arch>.json)
 ## SEED=5 CALLS=20000    fuzz: the seed to replay and how many calls (VERBOSE=1 prints every call)
@@ -109,9 +110,9 @@ uninstall: $(BOARD_STAMP) ## remove /lib/attention from the board at PORT, sayin
 	$(NEED_PORT)
 	$(PYTHON) tools/board/deploy.py --port $(PORT) --uninstall
 
-flash: $(BOARD_STAMP) ## check FIRMWARE=file.bin for BOARD, then erase and write it at PORT (DRY_RUN=1 prints the commands)
-	$(NEED_PORT)$(if $(FIRMWARE),,$(error FIRMWARE is required, a MicroPython .bin for $(BOARD)))
-	$(PYTHON) tools/board/boards.py flash --board $(BOARD) --port $(PORT) --firmware $(FIRMWARE) $(if $(BAUD),--baud $(BAUD)) $(if $(DRY_RUN),--dry-run)
+flash: $(BOARD_STAMP) ## check FIRMWARE= for BOARD, then write it: esptool at PORT, or onto an RP2040/RP2350's USB drive (DRY_RUN=1 prints the commands)
+	$(if $(FIRMWARE),,$(error FIRMWARE is required, a MicroPython image for $(BOARD) (.bin for an ESP32, .uf2 for an RP2040/RP2350)))
+	$(PYTHON) tools/board/boards.py flash --board $(BOARD) $(if $(PORT),--port $(PORT)) --firmware $(FIRMWARE) $(if $(BAUD),--baud $(BAUD)) $(if $(DRIVE),--drive $(DRIVE)) $(if $(DRY_RUN),--dry-run)
 
 repl: $(BOARD_STAMP) ## a REPL on the board at PORT, once it answers (Ctrl-] or Ctrl-x leaves it)
 	$(NEED_PORT)
@@ -164,7 +165,7 @@ heap: $(STAMP) ## the heap each board tool needs and what import attention keeps
 	$(PYTHON) tools/report/import_ram.py --micropython $(BIN)/micropython $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
 	$(PYTHON) tools/report/heap_table.py --micropython $(BIN)/micropython $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
 
-inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin and rv32imc, static and executed (QEMU); per token, counted
+inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xtensawin, rv32imc, armv6m and armv7emsp, static and executed (QEMU); per token, counted
 	$(PYTHON) tools/machine_code/inspect_native.py --arch all firmware/attention/_kernels.py
 	$(PYTHON) tools/report/bench.py --loops
 	@echo
@@ -193,10 +194,10 @@ endif
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C: 110 KB heap, files in VBOARD_DIR
 	@$(PYTHON) tools/vboard/vboard.py --root $(VBOARD_DIR) --heap $(or $(HEAP),110K) $(if $(MICROPYTHON),--micropython $(MICROPYTHON))
 
-QEMU_PACKAGES := qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf
+QEMU_PACKAGES := qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf qemu-system-arm binutils-arm-none-eabi
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32 code with (Debian/Ubuntu)
+qemu-tools: ## install QEMU and the cross binutils that make test runs the ESP32 and RP2040/RP2350 code with (Debian/Ubuntu)
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends $(QEMU_PACKAGES)
 

@@ -31,8 +31,9 @@ assert hasattr(micropython, "viper"), "the micropython shim must load before the
 
 from hypothesis import Phase, settings  # noqa: E402
 
-# tools/quality/mutate.py only needs a failure, not the smallest failing example.
-settings.register_profile("mutate", phases=[Phase.explicit, Phase.generate])
+# tools/quality/mutate.py only needs a failure, not the smallest failing example; its runs
+# share the cores, so no example has a deadline there.
+settings.register_profile("mutate", phases=[Phase.explicit, Phase.generate], deadline=None)
 
 sys.dont_write_bytecode = True  # no __pycache__ inside firmware/, which is copied to boards
 

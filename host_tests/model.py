@@ -159,9 +159,8 @@ def window_forward(query, keys, values, cache_len, window_size, head_dim):
 
 
 def linear_documented(query, keys, values):
-    """What LinearAttention returns: the reference's formula on exact sums, and where its
-    int32 arithmetic would overflow, the same formula on sums scaled down by 2**r
-    (r the smallest shift with |C >> r| < 2**24 and K >> r < 2**24 / 2**ceil(log2(dim)))."""
+    """What LinearAttention returns: the reference's formula on exact sums (see
+    linear_from_sums for where its int32 arithmetic would overflow)."""
     return linear_from_sums(query, *linear_sums(keys, values, len(query)))[0]
 
 
@@ -181,32 +180,34 @@ def linear_formula(query, context, key_sums):
     phi = [feature_map(q) for q in query]
     den = sum(p * k for p, k in zip(phi, key_sums))
     nums = [p * c for p, c in zip(phi, context)]
-    if den == 0:
+    if den <= 0:  # the reference divides only when denom > 0
         return [num >> 8 for num in nums], nums, den
     return [trunc_div((num >> 8) << 8, den) for num in nums], nums, den
 
 
-def linear_scale_shift(context, key_sums):
-    """The smallest r >= 0 with |C >> r| < 2**24 and K >> r < 2**24 / 2**ceil(log2(dim)),
-    found by trying r = 0, 1, 2, ... (C >> r floors, so a negative C needs C >> r >= -2**24)."""
-    dim = len(key_sums)
-    log = 0
-    while 2**log < dim:
-        log += 1
-    r = 0
-    while not (
-        all(-(2**24) <= c >> r < 2**24 for c in context)
-        and all(k >> r < 2 ** (24 - log) for k in key_sums)
-    ):
-        r += 1
-    return r
+def wrap32(value):
+    """The low 32 bits of value as a signed int32 (what an int32 store keeps)."""
+    return (value - I32_MIN) % 2**32 + I32_MIN
 
 
 def linear_from_sums(query, context, key_sums):
     """LinearAttention's output from its exact sums C (context) and K (key_sums):
-    returns (output, r), r None when the formula fits int32, else the shift used."""
+    returns (output, e), e None when the formula fits int32.
+
+    Else the denominator D is cut to its top 30 bits, dm = D >> e with
+    e = max(0, bits(D) - 30), and each |M| = |(N >> 8) << 8| is cut by the same e:
+    out = sign(M) * ((|M| >> e) // dm). Exact when e = 0; else trunc(M / D) or one step
+    further from zero. D <= 0 gives N >> 8 (as the formula does for D = 0), mod 2**32."""
     output, nums, den = linear_formula(query, context, key_sums)
     if den <= I32_MAX and all(I32_MIN <= num <= I32_MAX for num in nums):
         return output, None
-    r = linear_scale_shift(context, key_sums)
-    return linear_formula(query, [c >> r for c in context], [k >> r for k in key_sums])[0], r
+    if den <= 0:
+        return [wrap32(num >> 8) for num in nums], 0
+    e = max(0, den.bit_length() - 30)
+    dm = den >> e
+    out = []
+    for num in nums:
+        m = (num >> 8) << 8
+        q = (abs(m) >> e) // dm
+        out.append(wrap32(q if m >= 0 else -q))
+    return out, e

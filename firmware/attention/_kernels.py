@@ -450,74 +450,121 @@ def linear_finish(out: ptr32, query: ptr8, acc: ptr32, dim: int) -> int:
 
 @micropython.viper
 def linear_finish_scaled(out: ptr32, query: ptr8, sums: ptr32, dim: int):
-    """linear_finish on sums scaled down to fit int32, for when they are too large.
+    """linear_finish for carried sums of any size, within one step, in int32 arithmetic.
 
-    Every C_i and K_j (see linear_finish) is shifted right by the same r, the
-    smallest r >= 0 for which |C_i >> r| < 2**24 and K_j >> r < 2**24 / 2**ceil(log2(dim)),
-    so that p * C and sum(p * K) stay inside int32 (p <= 128). The same formula on
-    the shifted sums follows: a common scale leaves the ratio nearly unchanged.
+    With p_i, C_i, K_j and N_i = p_i * C_i as in linear_finish, M_i = (N_i >> 8) << 8
+    and D = sum(p_j * K_j): D is summed exactly (16-bit limbs), then cut to its top 30
+    bits, dm = D >> e with e = max(0, bits(D) - 30), and each |M_i| >> e (from N_i's
+    limbs) is divided by dm: q_i = (|M_i| >> e) // dm by long division, its bits above
+    bit 24 with one //, the rest one at a time, and out[i] = q_i with the sign of M_i.
+    So out[i] is the exact trunc(M_i / D) when D < 2**30, and otherwise that or one
+    step further from zero: |M|/D lies in [q - q/(dm + 1), q + 1), dm >= 2**29, so
+    while |M_i / D| < 2**29 (every state update() leaves: |out| < 2**22) out[i] misses
+    it by at most 1. If D <= 0 (no state update() leaves), out[i] = N_i >> 8 as in
+    linear_finish, modulo 2**32. Low words must be in 0..65535, as carry16 leaves them.
     """
     sign = 1
     sign <<= 31
     count = 2 * dim
-    # Bit lengths of the largest |C| (first dim sums) and K (next dim), read as
-    # high * 65536 + low; a negative value counts as its complement, -v - 1.
-    bits_c = 0
-    bits_k = 0
-    i = 0
-    while i < count:
-        hi = (sums[count + i] ^ sign) - sign
-        lo = sums[i]
-        if hi < 0:
-            hi = 0 - hi - 1
-            lo = 0xFFFF - lo
-        b = 0
-        v = lo
-        if hi > 0:
-            b = 16
-            v = hi
-        while v > 0:
-            v >>= 1
-            b += 1
-        if i < dim:
-            if b > bits_c:
-                bits_c = b
-        elif b > bits_k:
-            bits_k = b
-        i += 1
-    log = 0
-    while (1 << log) < dim:
-        log += 1
-    r = bits_c - 24
-    if bits_k - 24 + log > r:
-        r = bits_k - 24 + log
-    if r < 0:
-        r = 0
-    # value >> r, from high and low words: exact floor for every r.
-    d = 0
+    # D = d3 * 2**48 + d2 * 2**32 + d1 * 2**16 + d0, with d0, d1, d2 in 0..65535
+    d0 = 0
+    d1 = 0
+    d2 = 0
+    d3 = 0
     j = 0
     while j < dim:
         u = query[j]
+        p = (u & ((u >> 7) - 1)) + 1
         hi = (sums[count + dim + j] ^ sign) - sign
-        if r >= 16:
-            k = hi >> (r - 16)
-        else:
-            k = (hi << (16 - r)) + (sums[dim + j] >> r)
-        d += ((u & ((u >> 7) - 1)) + 1) * k
+        d0 += p * sums[dim + j]
+        d1 += p * (hi & 0xFFFF) + (d0 >> 16)
+        d2 += p * (hi >> 16) + (d1 >> 16)
+        d3 += d2 >> 16
+        d0 &= 0xFFFF
+        d1 &= 0xFFFF
+        d2 &= 0xFFFF
         j += 1
-    if d < 1:
-        d = 1  # not reached (the largest K keeps a bit), but a division by 0 would trap
+    divide = 0
+    e = 0
+    dm = 0
+    if d3 >= 0 and (d3 | d2 | d1 | d0) != 0:  # D > 0
+        divide = 1
+        # e = bits(D) - 30, at least 0; a nonzero limb is shifted by at most 29
+        top = d3
+        e = 48
+        if top == 0:
+            top = d2
+            e = 32
+        if top == 0:
+            top = d1
+            e = 16
+        if top == 0:
+            top = d0
+            e = 0
+        while top:
+            top >>= 1
+            e += 1
+        e -= 30
+        if e < 0:
+            e = 0
+        # dm = D >> e, limb by limb (their bits do not overlap)
+        if d3:
+            dm = d3 << (48 - e)
+        if d2:
+            if e > 32:
+                dm += d2 >> (e - 32)
+            else:
+                dm += d2 << (32 - e)
+        if d1:
+            if e > 16:
+                dm += d1 >> (e - 16)
+            else:
+                dm += d1 << (16 - e)
+        if e < 16:
+            dm += d0 >> e
     i = 0
     while i < dim:
         u = query[i]
+        p = (u & ((u >> 7) - 1)) + 1
         hi = (sums[count + i] ^ sign) - sign
-        if r >= 16:
-            c = hi >> (r - 16)
+        # N = n2 * 2**32 + n1 * 2**16 + n0, with n0, n1 in 0..65535
+        n0 = p * sums[i]
+        n1 = p * (hi & 0xFFFF) + (n0 >> 16)
+        n2 = p * (hi >> 16) + (n1 >> 16)
+        n0 &= 0xFFFF
+        n1 &= 0xFFFF
+        if divide:
+            n0 &= 0xFF00  # M = (N >> 8) << 8
+            negative = 0
+            if n2 < 0:  # |M| = -M: complement and add 1, carried
+                negative = 1
+                n0 = 0x10000 - n0
+                n1 = 0xFFFF - n1 + (n0 >> 16)
+                n2 = (0 - n2) - 1 + (n1 >> 16)
+                n0 &= 0xFFFF
+                n1 &= 0xFFFF
+            # q = (|M| >> e) // dm: first the bits from s = max(e, 24) up (< 2**30) ...
+            s = 24
+            if e > 24:
+                s = e
+            if s > 32:
+                r = n2 >> (s - 32)
+            else:
+                r = (n2 << (32 - s)) + (n1 >> (s - 16))
+            q = r // dm
+            r -= q * dm
+            # ... then bits s - 1 down to e, one at a time (r < dm < 2**30)
+            low = (n1 << 16) + n0
+            while s > e:
+                s -= 1
+                r = (r << 1) + ((low >> s) & 1)
+                q <<= 1
+                if r >= dm:
+                    r -= dm
+                    q += 1
+            if negative:
+                q = 0 - q
+            out[i] = q
         else:
-            c = (hi << (16 - r)) + (sums[i] >> r)
-        num = (((u & ((u >> 7) - 1)) + 1) * c >> 8) << 8
-        if num >= 0:
-            out[i] = num // d
-        else:
-            out[i] = (num + d - 1) // d  # trunc toward zero == ceil for num < 0
+            out[i] = (n2 << 24) + (n1 << 8) + (n0 >> 8)  # N >> 8, modulo 2**32
         i += 1

@@ -19,7 +19,7 @@ import micropython
 from micropython import const
 
 from . import _check, _kernels, _memory
-from ._fixed import EXP2
+from ._softmax import EXP2
 from ._layers import argmax32
 from ._step import ADD8, INT32, attend, embed, norm, pool, prep, project
 from .model import BLOB, EMBED, Model, OBJECT_WORDS, OUTPUT, POOL, PREP, Plan, STATE, WORD, blocks

@@ -21,7 +21,7 @@ from . import _check, _memory
 from ._kernels import softmax_exp2
 from ._layers import argmax32, draw, temper
 from ._step import INT32, attend, embed, norm, project
-from ._fixed import EXP2, MASKED
+from ._softmax import EXP2, MASKED
 from .model import BLOB, EMBED, Model, OBJECT_WORDS, OUTPUT, Plan, STATE, WORD, blocks
 
 _TEMPERED = const(9)  # the frame's buffers after OUTPUT (the logits)

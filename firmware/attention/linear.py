@@ -34,9 +34,17 @@ class LinearAttention:
 
     The output is the reference's
       out[i] = trunc(((phi(q_i) * C[i]) >> 8 << 8) / sum(phi(q_j) * K[j]))
-    with C and K exact. Where that arithmetic would overflow int32 (long contexts,
-    where the reference wraps), C and K are first scaled down by a common power of
-    two (see _kernels.linear_finish_scaled): the result stays close to the exact one.
+    with C and K exact, the same bits as the reference wherever its int32 arithmetic
+    does not overflow. Where it would (long contexts, where the reference wraps), the
+    formula runs on the exact sums with the denominator cut to its top 30 bits (see
+    _kernels.linear_finish_scaled): each output is then the exact value or one step
+    further from zero, never more, for every feature_dim and however long the
+    context, and exact while the denominator is below 2**30. (That holds for every
+    state update() leaves, where |output| <= 128 * phi(q_i); a state written into
+    sums by hand needs |output| < 2**29 for it.) Past about
+    2**44 / (16384 * feature_dim) rows every sum is halved (floor), halvings counts it:
+    rows seen before a halving then weigh half as much as the rows after it, and the
+    bound holds for the halved sums.
     """
 
     def __init__(self, feature_dim):

@@ -10,7 +10,7 @@ from . import _check, _memory
 # Names taken one by one: the methods below then find each with one dictionary lookup
 # instead of two (module, then attribute), on every call.
 from ._check import INT, changed, pair, refuse, rows, short
-from ._fixed import EXP2, MASKED, scale_shift
+from ._softmax import EXP2, MASKED, scale_shift
 from ._kernels import dot_rows, fill, softmax_exp2, softmax_q8, weighted_rows
 from ._memory import measure
 

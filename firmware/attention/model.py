@@ -17,7 +17,8 @@ import micropython
 from micropython import const
 
 from . import _check, _memory
-from ._fixed import EXP2, norm_constants, scale_shift
+from ._fixed import norm_constants
+from ._softmax import EXP2, scale_shift
 from ._step import ADD8, INT8, ONE_MULTIPLY, TABLE, prepare
 from .modelfile import load_into, scan
 from .modelfile import tensors as file_tensors

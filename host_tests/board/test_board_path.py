@@ -82,13 +82,14 @@ def test_deploy_replaces_an_older_copy(board):
     assert "stale" not in installed_files(board)
 
 
-def test_deploy_of_another_arch_is_refused_before_anything_changes(board):
+@pytest.mark.parametrize("name, arch", [("esp32", "xtensawin"), ("rp2040", "armv6m")])
+def test_deploy_of_another_arch_is_refused_before_anything_changes(board, name, arch):
     make("deploy", "PORT=" + board[0])
     before = installed_files(board)
-    out = make("deploy", "PORT=" + board[0], "BOARD=esp32", fails=True)
+    out = make("deploy", "PORT=" + board[0], "BOARD=" + name, fails=True)
     assert "refusing to deploy to " + board[0] in out
     assert "incompatible .mpy arch" in out
-    assert "BOARD=esp32 builds xtensawin .mpy files" in out and "(x64)" in out
+    assert f"BOARD={name} builds {arch} .mpy files" in out and "(x64)" in out
     assert "without BOARD=" in out
     assert installed_files(board) == before  # the .py sources are still there
 

@@ -1,4 +1,5 @@
-"""Tests for boards/*.json and tools/board/boards.py (flash commands, .mpy builds, dist)."""
+"""Tests for boards/*.json and tools/board/boards.py (flash commands and UF2 images, .mpy
+builds, dist)."""
 
 import io
 import json
@@ -6,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 import textwrap
@@ -13,23 +15,30 @@ from pathlib import Path
 
 import pytest
 from board import boards
+from report import doc_block
 from conftest import REPO as ROOT
 
 BOARDS_PY = ROOT / "tools" / "board" / "boards.py"
 
 MICROPYTHON = Path(sys.executable).parent / "micropython"
-ARCH_CODE = {"x64": 2, "xtensawin": 10, "rv32imc": 11}  # py/persistentcode.h MP_NATIVE_ARCH_*
+# py/persistentcode.h MP_NATIVE_ARCH_*
+ARCH_CODE = {"x64": 2, "armv6m": 4, "armv7emsp": 7, "xtensawin": 10, "rv32imc": 11}
 FIELDS = {
     "chip": str,
     "mpy_arch": str,
-    "flash_offset": str,
-    "baud": int,
+    "flash": str,
     "micropython_board": str,
     "min_micropython": str,
     "description": str,
     "notes": str,
     "sources": list,
 }
+FLASH_FIELDS = {
+    "esptool": {"flash_offset": str, "baud": int},
+    "uf2": {"uf2_family": str, "drive": str},
+}
+ESPTOOL_BOARDS = [n for n in boards.names() if boards.load(n)["flash"] == "esptool"]
+UF2_BOARDS = [n for n in boards.names() if boards.load(n)["flash"] == "uf2"]
 
 
 def run_cli(*args):
@@ -67,21 +76,27 @@ def version_tuple(s):
 
 
 def test_known_boards():
-    assert boards.names() == ["esp32", "esp32c3", "esp32c6", "esp32s3"]
+    assert boards.names() == ["esp32", "esp32c3", "esp32c6", "esp32s3", "rp2040", "rp2350"]
+    assert ESPTOOL_BOARDS == ["esp32", "esp32c3", "esp32c6", "esp32s3"]
+    assert UF2_BOARDS == ["rp2040", "rp2350"]
 
 
 @pytest.mark.parametrize("name", boards.names())
 def test_board_file_fields(name):
     board = boards.load(name)
-    assert set(board) == set(FIELDS)
-    for field, kind in FIELDS.items():
+    fields = {**FIELDS, **FLASH_FIELDS[board["flash"]]}
+    assert set(board) == set(fields)
+    for field, kind in fields.items():
         assert type(board[field]) is kind, field
     assert board["chip"] == name
-    assert board["mpy_arch"] in {"xtensawin", "rv32imc"}
-    assert re.fullmatch(r"0x[0-9a-f]+", board["flash_offset"])
-    int(board["flash_offset"], 16)
-    assert board["baud"] > 0
-    assert re.fullmatch(r"ESP32_GENERIC(_[A-Z0-9]+)?", board["micropython_board"])
+    assert board["mpy_arch"] in {"xtensawin", "rv32imc", "armv6m", "armv7emsp"}
+    if board["flash"] == "esptool":
+        assert re.fullmatch(r"0x[0-9a-f]+", board["flash_offset"])
+        assert board["baud"] > 0
+        assert re.fullmatch(r"ESP32_GENERIC(_[A-Z0-9]+)?", board["micropython_board"])
+    else:
+        assert int(board["uf2_family"], 16) in boards.UF2_FAMILIES
+        assert re.fullmatch(r"RPI_PICO2?", board["micropython_board"])
     assert re.fullmatch(r"\d+\.\d+\.\d+", board["min_micropython"])
     assert board["description"] and "\n" not in board["description"]
     assert board["sources"] and all(isinstance(s, str) and s for s in board["sources"])
@@ -104,10 +119,27 @@ def test_board_facts():
         assert version_tuple(board["min_micropython"]) >= floor
 
 
+def test_rp2_board_facts():
+    """The RP2040 and RP2350 (Arm): the arch MicroPython's rp2 port reports for each
+    (py/persistentcode.h: Thumb-1 armv6m; Thumb-2 with a single-precision FPU
+    armv7emsp), the UF2 family ids and drive names of their boot ROMs (RP2350 datasheet
+    5.5.3), and the Thumb viper fix of 1.28.0 (PR #18821) as the floor."""
+    expect = {
+        "rp2040": ("armv6m", 0xE48BFF56, "RPI-RP2", "RPI_PICO"),
+        "rp2350": ("armv7emsp", 0xE48BFF59, "RP2350", "RPI_PICO2"),
+    }
+    for name, (arch, family, drive, firmware) in expect.items():
+        board = boards.load(name)
+        assert (board["mpy_arch"], int(board["uf2_family"], 16)) == (arch, family)
+        assert (board["drive"], board["micropython_board"]) == (drive, firmware)
+        assert version_tuple(board["min_micropython"]) >= (1, 28, 0)
+        assert "https://github.com/micropython/micropython/pull/18821" in board["sources"]
+
+
 def test_chips_known_to_esptool():
     from esptool.targets import CHIP_DEFS
 
-    for name in boards.names():
+    for name in ESPTOOL_BOARDS:
         board = boards.load(name)
         assert board["chip"] in CHIP_DEFS
         # The image starts with the second-stage bootloader.
@@ -116,7 +148,7 @@ def test_chips_known_to_esptool():
 
 
 def test_load_unknown_board():
-    with pytest.raises(boards.BoardError, match="esp32, esp32c3, esp32c6, esp32s3"):
+    with pytest.raises(boards.BoardError, match="esp32, esp32c3, esp32c6, esp32s3, rp2040"):
         boards.load("esp8266")
 
 
@@ -185,7 +217,7 @@ def test_image_chip_ids_are_esptools():
         assert boards.chip_name(chip) == CHIP_DEFS[chip].CHIP_NAME
 
 
-@pytest.mark.parametrize("name", boards.names())
+@pytest.mark.parametrize("name", ESPTOOL_BOARDS)
 def test_image_checks(name, tmp_path):
     board = boards.load(name)
     own = boards.IMAGE_CHIP_ID[board["chip"]]
@@ -244,7 +276,7 @@ def test_flash_unknown_board():
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("name", boards.names())
+@pytest.mark.parametrize("name", ESPTOOL_BOARDS)
 def test_flash_commands_parse_with_esptool(name, tmp_path, monkeypatch, capsys):
     """Feed the commands to esptool's own (click) parser, with the actions stubbed out."""
     import esptool
@@ -354,7 +386,7 @@ def test_compile_refuses_to_overwrite_sources(sample):
     assert (sample / "__init__.py").is_file()
 
 
-@pytest.mark.parametrize("name", ["esp32", "esp32c6"])
+@pytest.mark.parametrize("name", ["esp32", "esp32c6", "rp2040", "rp2350"])
 def test_mpy_cli_board(sample, tmp_path, name):
     out = tmp_path / "build" / name
     r = run_cli("mpy", "--board", name, "--src", str(sample), "--out", str(out))
@@ -570,3 +602,141 @@ def test_make_clean_removes_no_committed_file():
         check=True,
     ).stdout
     assert tracked == "", "make clean would delete committed files:\n" + tracked
+
+
+# UF2 boards: the image check and the steps instead of esptool.
+
+RP2040, ABSOLUTE, RP2350, RP2350_RISCV = 0xE48BFF56, 0xE48BFF57, 0xE48BFF59, 0xE48BFF5A
+
+
+def uf2(path, families, blocks=4):
+    """A synthetic UF2 file (github.com/microsoft/uf2): blocks of 256 payload bytes,
+    each with the family id flag, the families taken in turn."""
+    out = b""
+    for i in range(blocks):
+        head = struct.pack(
+            "<8I", 0x0A324655, 0x9E5D5157, 0x2000, 0x10000000 + 256 * i, 256, i, blocks,
+            families[i % len(families)],
+        )  # fmt: skip
+        out += head + bytes(range(256)) + bytes(476 - 256) + struct.pack("<I", 0x0AB16F30)
+    path.write_bytes(out)
+    return path
+
+
+def test_uf2_checks(tmp_path):
+    """Accepted: the chip's own family, with the chip-agnostic absolute blocks an RP2350
+    image may start with. Refused, naming the image's chip: another chip's family (an
+    RP2350 image on an RP2040, MicroPython's RISC-V build on an RP2350), an ESP .bin, a
+    file that is not whole UF2 blocks, an empty or missing file."""
+    pico, pico2 = boards.load("rp2040"), boards.load("rp2350")
+    assert boards.uf2_problem(pico, uf2(tmp_path / "p.uf2", [RP2040])) is None
+    assert boards.uf2_problem(pico2, uf2(tmp_path / "p2.uf2", [ABSOLUTE, RP2350])) is None
+    wrong = boards.uf2_problem(pico, uf2(tmp_path / "w.uf2", [RP2350]))
+    assert "a firmware for RP2350 (Arm), but BOARD=rp2040 is an RP2040" in wrong
+    assert "RPI_PICO from https://micropython.org/download/RPI_PICO/" in wrong
+    riscv = boards.uf2_problem(pico2, uf2(tmp_path / "r.uf2", [ABSOLUTE, RP2350_RISCV]))
+    assert "a firmware for RP2350 (RISC-V), but BOARD=rp2350" in riscv
+    assert "is a firmware for" in boards.uf2_problem(pico, uf2(tmp_path / "a.uf2", [ABSOLUTE]))
+    esp = boards.uf2_problem(pico, image(tmp_path / "esp.bin", 0))
+    assert "not a UF2 image: it is an ESP firmware image (.bin)" in esp
+    (tmp_path / "cut.uf2").write_bytes(uf2(tmp_path / "c.uf2", [RP2040]).read_bytes()[:700])
+    assert "not a whole number of 512-byte" in boards.uf2_problem(pico, tmp_path / "cut.uf2")
+    bad = bytearray(uf2(tmp_path / "m.uf2", [RP2040]).read_bytes())
+    bad[512 + 511] ^= 1  # the second block's end magic
+    (tmp_path / "m.uf2").write_bytes(bad)
+    assert "block 1 is not a UF2 block" in boards.uf2_problem(pico, tmp_path / "m.uf2")
+    (tmp_path / "e.uf2").write_bytes(b"")
+    assert "is empty" in boards.uf2_problem(pico, tmp_path / "e.uf2")
+    assert "not found" in boards.uf2_problem(pico, tmp_path / "none.uf2")
+
+
+def test_flash_dry_run_rp2040_prints_the_steps_not_esptool(tmp_path):
+    fw = uf2(tmp_path / "RPI_PICO-v1.28.0.uf2", [RP2040])
+    r = run_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "esptool" not in r.stdout.replace("not flashed with esptool", "")
+    assert "hold its BOOTSEL button" in r.stdout and "named RPI-RP2 appears" in r.stdout
+    assert "mpremote connect PORT bootloader" in r.stdout
+    cp = next(line.split() for line in r.stdout.splitlines() if line.strip().startswith("cp "))
+    assert cp[1:3] == [str(fw), "/media/$USER/RPI-RP2/"]
+
+
+def test_flash_rp2350_names_the_port_and_its_drive(tmp_path):
+    fw = uf2(tmp_path / "fw.uf2", [ABSOLUTE, RP2350])
+    r = run_cli(
+        "flash", "--board", "rp2350", "--port", "/dev/ttyACM0", "--firmware", str(fw), "--dry-run"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "mpremote connect /dev/ttyACM0 bootloader" in r.stdout
+    assert "named RP2350 appears" in r.stdout and "/Volumes/RP2350/" in r.stdout
+
+
+def test_flash_rp2040_refuses_a_wrong_image_first(tmp_path):
+    r = run_cli("flash", "--board", "rp2040", "--firmware", str(image(tmp_path / "x.bin", 0)))
+    assert r.returncode != 0 and r.stdout == ""
+    assert "not a UF2 image" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_flash_rp2040_copies_onto_its_drive(tmp_path):
+    """With the bootloader drive mounted (here a folder with the INFO_UF2.TXT every UF2
+    bootloader drive has), flashing is copying the file onto it."""
+    fw = uf2(tmp_path / "fw.uf2", [RP2040])
+    drive = tmp_path / "RPI-RP2"
+    drive.mkdir()
+    r = run_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--drive", str(drive))
+    assert r.returncode != 0 and "not a UF2 bootloader drive" in r.stderr  # no INFO_UF2.TXT
+    (drive / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\nBoard-ID: RPI-RP2\n")
+    r = run_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--drive", str(drive))
+    assert r.returncode == 0, r.stderr
+    assert (drive / "fw.uf2").read_bytes() == fw.read_bytes()
+    assert "written to" in r.stdout
+
+
+def test_flash_rp2040_without_its_drive_says_what_to_do(tmp_path, monkeypatch):
+    fw = uf2(tmp_path / "fw.uf2", [RP2040])
+    monkeypatch.setattr(boards, "DRIVE_PLACES", (str(tmp_path / "media" / "*" / "%s"),))
+    out = io.StringIO()
+    assert boards.flash(boards.load("rp2040"), None, fw, out=out) == 1
+    assert "no RPI-RP2 drive is mounted" in out.getvalue() and "BOOTSEL" in out.getvalue()
+    mounted = tmp_path / "media" / "me" / "RPI-RP2"
+    mounted.mkdir(parents=True)
+    (mounted / "INFO_UF2.TXT").write_text("Board-ID: RPI-RP2\n")
+    assert boards.flash(boards.load("rp2040"), None, fw, out=out) == 0
+    assert (mounted / "fw.uf2").is_file()
+
+
+def test_flash_an_esp32_still_needs_its_port(tmp_path):
+    r = run_cli("flash", "--board", "esp32", "--firmware", str(image(tmp_path / "x.bin", 0)))
+    assert r.returncode != 0 and "PORT is required to flash an ESP32" in r.stderr
+
+
+def test_make_flash_rp2040_dry_run_needs_no_port(tmp_path):
+    fw = uf2(tmp_path / "fw.uf2", [RP2040])
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-s", "-C", str(boards.ROOT), "flash", "BOARD=rp2040",
+         "FIRMWARE=" + str(fw), "DRY_RUN=1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "BOOTSEL" in done.stdout and "esptool " not in done.stdout
+
+
+def test_the_boards_page_lists_every_board_file():
+    """docs/boards.md's table: one row per board file, with its arch, MicroPython board
+    and floor as the file says."""
+    text = doc_block.block(ROOT / "docs" / "boards.md", "boards-table")
+    rows = {
+        cells[0].strip("`"): cells
+        for line in text.splitlines()
+        if line.startswith("| `")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert sorted(rows) == boards.names()
+    for name, cells in rows.items():
+        board = boards.load(name)
+        assert cells[2] == board["mpy_arch"], name
+        assert cells[4].split()[0] == board["micropython_board"], name
+        assert cells[5] == board["min_micropython"], name
+        assert (board.get("drive") or board["flash_offset"]) in cells[3], name

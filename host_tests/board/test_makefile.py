@@ -11,8 +11,8 @@ import host_python
 import pytest
 from conftest import ROOT
 
-VARIABLES = ("PORT", "BOARD", "FIRMWARE", "DRY_RUN", "BAUD", "FIXTURE", "PYTHON3", "FORM", "FORCE")
-VARIABLES += ("HEAP", "MICROPYTHON", "TIMEOUT", "VBOARD_DIR")
+VARIABLES = ("PORT", "BOARD", "FIRMWARE", "DRY_RUN", "DRIVE", "BAUD", "FIXTURE", "PYTHON3")
+VARIABLES += ("FORM", "FORCE", "HEAP", "MICROPYTHON", "TIMEOUT", "VBOARD_DIR")
 
 
 def make(*args, check=False):
@@ -127,3 +127,18 @@ def test_targets_on_a_board_deploy_first(target):
     deploy = out.find("tools/board/deploy.py --port /dev/ttyFAKE9")
     assert deploy >= 0, out
     assert out.find("--port /dev/ttyFAKE9", deploy + 1) > deploy, out  # then the target itself
+
+
+def test_qemu_tools_installs_what_every_qemu_arch_needs():
+    """make qemu-tools (which .ci/run calls when a tool is missing) installs the Debian
+    packages of every arch the QEMU layer runs, and .ci/run looks for each arch's QEMU and
+    assembler."""
+    from machine_code import qemu_run
+
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        line = next(x for x in f if x.startswith("QEMU_PACKAGES :="))
+    with open(os.path.join(ROOT, ".ci", "run")) as f:
+        ci = f.read()
+    for arch in qemu_run.ARCHS.values():
+        assert set(arch.packages) <= set(line.split(":=")[1].split()), arch.name
+        assert arch.qemu[0] in ci and arch.binutils + "as" in ci, arch.name

@@ -6,7 +6,7 @@ from array import array
 import model
 import pytest
 from attention import KVCache, LinearAttention, MicroAttention
-from attention._fixed import EXP2 as _EXP2
+from attention._softmax import EXP2 as _EXP2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

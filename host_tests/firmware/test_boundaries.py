@@ -1,13 +1,13 @@
 """Fixed examples at the edges where an off-by-one would hide: the softmax clamp, the
-halving of LinearAttention, the scores buffer of forward(), and the shift LinearAttention
-picks when its sums leave int32 (long inputs are in test_blocks.py). Every expected value
+halving of LinearAttention, the scores buffer of forward(), and where LinearAttention's
+read-out leaves int32 (long inputs are in test_blocks.py). Every expected value
 comes from host_tests/model.py or is derived here by hand from the reference's arithmetic."""
 
 from array import array
 
 import model
 import pytest
-from attention import LinearAttention, MicroAttention
+from attention import LinearAttention, MicroAttention, _kernels
 
 # ---------------------------------------------------------------- softmax_fixed clamp
 # x = score - max is clamped to [-512, 0]; e = max(256 + trunc(x / 2), 1). The clamp's
@@ -41,6 +41,33 @@ def test_softmax_fixed_many_rows_at_the_edge(x):
     MicroAttention(4, 1).softmax_fixed(got)
     assert list(got) == model.softmax_fixed(scores)[0]
     assert got[0] == 256 * 256 // (256 + 300)
+
+
+# ------------------------------------------------------- softmax_exp2 rounding
+# weight = (e * 256 + sum(e) // 2) // sum(e): a quotient whose fraction is just below
+# one half, (sum - 1) / 2 over an odd sum, rounds down; (sum + 1) // 2 would round it up.
+
+
+def test_exp2_rounds_a_weight_just_below_one_half_down():
+    # By hand, from softmax_exp2's documented arithmetic at logit_shift 9. d = 0 gives
+    # e = 65536. d = 1650: z = (1650 * 23637) >> 9 = 76173, integer part 76173 >> 14 = 4,
+    # fraction 10637 = 41 * 256 + 141; table[k] = round(65536 * 2**(-k / 64)), so
+    # a = table[41] = 42037, b = table[42] = 41584, and
+    # e = (42037 - ((42037 - 41584) * 141 >> 8)) >> 4 = (42037 - 249) >> 4 = 2611.
+    # sum = 2 * 65536 + 2611 = 133683, odd; 65536 * 256 = 125 * 133683 + 66841 and
+    # 66841 = 133683 // 2: 125 + (66841 + 66841) / 133683 stays below 126.
+    table = [round(65536 * 2 ** (-k / 64)) for k in range(65)]
+    assert (table[41], table[42]) == (42037, 41584)
+    z = (1650 * 23637) >> 9
+    assert (z >> 14, (z & 0x3FFF) >> 8, z & 0xFF) == (4, 41, 141)
+    e = (42037 - (((42037 - 41584) * 141) >> 8)) >> 4
+    total = 2 * 65536 + e
+    assert (e, total, 65536 * 256 % total, total // 2) == (2611, 133683, 66841, 66841)
+    want = [(x * 256 + total // 2) // total for x in (65536, 65536, e)]
+    assert want == [125, 125, 5]  # (sum + 1) // 2 would give 126, 126, 5: 257 in all
+    scores = array("i", [0, 0, -1650])
+    MicroAttention(8, 1, softmax="exp2", logit_shift=9).softmax(scores)
+    assert list(scores) == want
 
 
 # ------------------------------------------------------------- LinearAttention halving
@@ -117,6 +144,37 @@ def test_update_past_the_limit_halves_the_exact_sums():
     assert list(output) == model.linear_from_sums(query, *halved)[0]
 
 
+@pytest.mark.parametrize(
+    "context, flagged",
+    [(-(2**44), 0), (-(2**44) - 1, 1), (-(2**44) + 65535, 0), (2**44 - 1, 0), (2**44, 1)],
+)
+def test_carry16_flags_a_sum_past_either_limit(context, flagged):
+    # A sum may reach 2**44 - 1 and fall to -2**44 (high words -2**28..2**28 - 1); one
+    # step past either side asks for the halving. The state is [C low | K low | C high |
+    # K high] of one feature, K = 7.
+    sums = array("i", [context & 0xFFFF, 7, context >> 16, 0])
+    assert _kernels.carry16(sums, 2) == flagged
+    assert list(sums) == [context & 0xFFFF, 7, context >> 16, 0]
+
+
+def test_update_past_the_negative_limit_halves_the_exact_sums():
+    # feature_dim 512, keys 127 and values -128: a row adds S * -128 = 512 * 128 * -128 =
+    # -2**23 to every C and 128 to every K. After 2**21 rows C = -2**44 (the lowest kept)
+    # and K = 2**28; the next row takes C below -2**44, and every sum is halved (floor).
+    dim, rows = 512, 2**21
+    attn = LinearAttention(dim)
+    set_sums(attn, [-(2**23) * rows] * dim, [128 * rows] * dim)
+    attn.update(array("b", [127] * dim), array("b", [-128] * dim))
+    assert attn.halvings == 1
+    context, key_sums = -(2**23) * (rows + 1), 128 * (rows + 1)
+    assert get_sums(attn) == ([context // 2] * dim, [key_sums // 2] * dim)
+    output = array("i", bytes(4 * dim))
+    attn.attend(array("b", bytes(dim)), output)
+    exact = model.linear_formula([0] * dim, [context] * dim, [key_sums] * dim)[0]
+    assert exact == [-128] * dim
+    assert list(output) == exact
+
+
 # ---------------------------------------------------- forward() and its scores buffer
 
 
@@ -173,110 +231,8 @@ def test_forward_without_max_len_grows_from_nothing():
         assert list(output) == model_forward(embed_dim, 1, query, keys, values, n, None)
 
 
-# ------------------------------------------------- the shift of the scaled read-out
-# Past int32, LinearAttention shifts every C and K right by the smallest r with
-# -2**24 <= C >> r < 2**24 and K >> r < 2**24 / 2**ceil(log2(feature_dim)). Each state
-# below sits on one side of one of those thresholds; `r` is derived by hand, and the
-# other values were chosen so that the output with r - 1 or r + 1 differs.
-
-SCALED = {
-    # |C| threshold at r = 1 / 2: C = 2**25 - 1 needs r = 1 (2**24 - 1 after it),
-    # C = 2**25 needs r = 2.
-    "C 2**25-1": (
-        1,
-        [127, 127, 125, 113],
-        [2**25 - 1, -2619602, 3990572, -3718713],
-        [3194, 3546, 4977, 18],
-    ),
-    "C 2**25": (
-        2,
-        [127, 127, -16, 127],
-        [2**25, -2516578, -1075315, 778301],
-        [991, 2726, 4103, 3458],
-    ),
-    # negative side: -2**25 >> 1 = -2**24 is allowed (r = 1), -2**25 - 1 is not (r = 2)
-    "C -2**25": (
-        1,
-        [127, 127, 125, 113],
-        [-(2**25), -2619602, 3990572, -3718713],
-        [3194, 3546, 4977, 18],
-    ),
-    "C -2**25-1": (
-        2,
-        [127, 127, -16, 127],
-        [-(2**25) - 1, -2516578, -1075315, 778301],
-        [991, 2726, 4103, 3458],
-    ),
-    # K threshold at feature_dim 4 (ceil(log2 4) = 2: K >> r < 2**22):
-    # K = 2**23 - 1 needs r = 1, K = 2**23 needs r = 2
-    "K 2**23-1 dim 4": (
-        1,
-        [127, -5, 127, 127],
-        [-20722763, -8840277, -28304818, -13564596],
-        [1697, 2**23 - 1, 944, 1031],
-    ),
-    "K 2**23 dim 4": (
-        2,
-        [127, -5, 127, -128],
-        [19716254, -28071001, 21263797, 30167785],
-        [2059, 2**23, 2823, 141],
-    ),
-    # feature_dim 3 rounds up to 4: K = 2**23 needs r = 2
-    "K 2**23 dim 3": (2, [127, -5, 127], [-22382936, -31314254, 27246036], [60, 2**23, 1023]),
-    # feature_dim 5 rounds up to 8 (K >> r < 2**21): 2**22 - 1 needs r = 1, 2**22 r = 2
-    "K 2**22-1 dim 5": (
-        1,
-        [127, -5, -128, 127, 127],
-        [20170421, 10986434, -19488751, 26224145, 31260658],
-        [2733, 2**22 - 1, 585, 1767, 1522],
-    ),
-    "K 2**22 dim 5": (
-        2,
-        [90, -5, -128, 127, 127],
-        [27379640, -12649039, -19675956, -19736498, 23515463],
-        [216, 2**22, 622, 1535, 2295],
-    ),
-    # shifts around 16, where the shifted value moves from both words to the high word
-    "C 2**39-1": (
-        15,
-        [127, 127, 125, 113],
-        [2**39 - 1, -2619602, 3990572, -3718713],
-        [817489, 907579, 4417, 934045],
-    ),
-    "C -2**39-1": (
-        16,
-        [127, 127, 125, 113],
-        [-(2**39) - 1, -2619602, 3990572, -3718713],
-        [817489, 907579, 4417, 934045],
-    ),
-    "C 2**40": (
-        17,
-        [127, 127, 125, 113],
-        [2**40, -2619602, 3990572, -3718713],
-        [817489, 907579, 4417, 934045],
-    ),
-}
-
-
-def shifted_formula(query, context, key_sums, r):
-    shifted = ([c >> r for c in context], [k >> r for k in key_sums])
-    return model.linear_formula(query, *shifted)[0]
-
-
-@pytest.mark.parametrize("name", sorted(SCALED))
-def test_scaled_shift_at_its_thresholds(name):
-    r, query, context, key_sums = SCALED[name]
-    want, model_r = model.linear_from_sums(query, context, key_sums)
-    assert model_r == r  # the hand derivation and the model agree
-    assert want == shifted_formula(query, context, key_sums, r)
-    # the state tells r apart from its neighbours
-    assert want != shifted_formula(query, context, key_sums, r - 1)
-    assert want != shifted_formula(query, context, key_sums, r + 1)
-    attn = LinearAttention(len(query))
-    set_sums(attn, context, key_sums)  # private state, as in the halving tests
-    output = array("i", bytes(4 * len(query)))
-    attn.attend(array("b", query), output)
-    assert list(output) == want
+# ------------------------------------------------- where the read-out leaves int32
+# The scaled read-out itself, and its bound, are in test_scaled.py.
 
 
 # The unscaled read-out is used exactly when every p * C and sum(p * K) fit in int32.
@@ -317,17 +273,3 @@ def test_plain_scale_shift_follows_the_reference():
 
     for head_dim in (1, 15, 16, 31, 32, 33, 63, 64, 65, 32768):
         assert plain.plain_scale_shift(head_dim) == model.scale_shift(head_dim), head_dim
-
-
-def test_scaled_read_out_truncates_the_numerator():
-    # By hand: C = [2**25 - 1, 0], K = [3, 1], phi(q) = [128, 1]. 128 * C_0 leaves int32,
-    # so r = 1 (C_0 has 25 bits): C >> 1 = [2**24 - 1, 0], K >> 1 = [1, 0], D = 128.
-    # N_0 = 128 * (2**24 - 1) = 2**31 - 128; (N_0 >> 8) << 8 = 2**31 - 256; / 128.
-    query, context, key_sums = [127, 0], [2**25 - 1, 0], [3, 1]
-    want = [2**24 - 2, 0]
-    assert model.linear_from_sums(query, context, key_sums) == (want, 1)
-    attn = LinearAttention(2)
-    set_sums(attn, context, key_sums)
-    output = array("i", bytes(8))
-    attn.attend(array("b", query), output)
-    assert list(output) == want

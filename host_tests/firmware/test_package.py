@@ -1,6 +1,6 @@
-"""The package's import: `import attention` loads the check and the kernels, each class
-comes with its first use, and a program that only loads a model holds no class it does
-not use. On the unix port (MicroPython's own import rules) and in the shim (CPython's)."""
+"""The package's import: `import attention` runs the check, each class and module comes
+with its first use, and a program that only loads a model holds no class it does not
+use. On the unix port (MicroPython's own import rules) and in the shim (CPython's)."""
 
 import ast
 import json
@@ -13,25 +13,15 @@ PACKAGE = REPO / "firmware" / "attention"
 CLASSES = ("KVCache", "LinearAttention", "MicroAttention", "SlidingWindowAttention")
 
 
-def relative_imports(path):
-    """The modules path imports with `from . import a, b`."""
-    tree = ast.parse(path.read_text(), str(path))
-    return {
-        alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None
-        for alias in node.names
-    }
-
-
-def test_every_module_imported_with_from_dot_import_is_loaded_by_the_package():
-    # MicroPython's `from . import x` asks the package's __getattr__ first, which raises
-    # for anything but a class: x must already be loaded by __init__.
-    loaded = relative_imports(PACKAGE / "__init__.py")
-    for path in sorted(PACKAGE.glob("*.py")):
-        if path.name != "__init__.py":
-            missing = relative_imports(path) - loaded
-            assert not missing, "%s: from . import %s" % (path.name, ", ".join(sorted(missing)))
+def test_the_package_names_each_of_its_modules():
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    named = next(
+        ast.literal_eval(node.value).split()
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "_MODULES"
+    )
+    files = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "_selfcheck"}
+    assert sorted(named) == sorted(files)
 
 
 def test_each_class_is_defined_in_the_module_the_package_names():
@@ -62,22 +52,21 @@ def loaded():
     return sorted(k[10:] for k in sys.modules if k.startswith("attention."))
 import attention
 out = {"import": loaded()}
-import attention.decoder
+from attention import decoder
 out["decoder"] = loaded()
 from attention import MicroAttention, KVCache
 out["classes"] = [MicroAttention.__name__, attention.KVCache.__name__]
 out["with classes"] = loaded()
-try:
-    attention.NoSuchClass
-    out["unknown"] = "found"
-except AttributeError:
-    out["unknown"] = "AttributeError"
-try:
-    from attention import NoSuchClass
-    out["from unknown"] = "found"
-except (AttributeError, ImportError) as e:
-    out["from unknown"] = type(e).__name__
-out["selfcheck kept"] = hasattr(attention, "_selfcheck") or "attention._selfcheck" in sys.modules
+for name in ("unknown", "from unknown"):
+    try:
+        if name == "unknown":
+            attention.NoSuchClass
+        else:
+            from attention import NoSuchClass
+        out[name] = "found"
+    except (AttributeError, ImportError) as e:
+        out[name] = type(e).__name__
+out["selfcheck kept"] = "_selfcheck" in dir(attention) or "attention._selfcheck" in sys.modules
 import json
 print(json.dumps(out))
 """
@@ -88,10 +77,9 @@ def test_a_model_alone_loads_no_attention_class_on_the_unix_port(tmp_path):
     script = tmp_path / "imports.py"
     script.write_text(SCRIPT)
     out = json.loads(run_micropython(str(script)))
-    kernels = ["_check", "_kernels", "_memory"]
-    assert out["import"] == kernels
+    assert out["import"] == ["_check", "_memory"]  # what the check stands on
     assert not {"cache", "linear", "micro", "window"} & set(out["decoder"])
-    assert {"decoder", "model", "modelfile"} <= set(out["decoder"])
+    assert {"decoder", "model", "modelfile", "_step", "_layers"} <= set(out["decoder"])
     assert out["classes"] == ["MicroAttention", "KVCache"]
     assert {"micro", "cache"} <= set(out["with classes"])
     assert not {"linear", "window"} & set(out["with classes"])

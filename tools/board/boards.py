@@ -1,10 +1,13 @@
 """Board definitions and the build/flash helpers that use them.
 
-Each supported chip has a ``boards/<name>.json`` file (esptool chip name,
-mpy-cross architecture, firmware flash offset, ...).  As a command line tool:
+Each supported chip has a ``boards/<name>.json`` file (chip, mpy-cross architecture, how
+it is flashed: ``"flash": "esptool"`` with the flash offset and baud of an ESP32, or
+``"uf2"`` with the UF2 family id and the name of the USB drive of an RP2040/RP2350's
+ROM bootloader, ...).  As a command line tool:
 
     python tools/board/boards.py list
     python tools/board/boards.py flash --board esp32 --port /dev/ttyUSB0 --firmware fw.bin [--dry-run]
+    python tools/board/boards.py flash --board rp2040 --firmware fw.uf2 [--drive DIR] [--dry-run]
     python tools/board/boards.py mpy --board esp32 [--src firmware/attention] [--out build/esp32]
     python tools/board/boards.py mpy --arch x64 [--src ...] [--out build/x64]
     python tools/board/boards.py dist [--src firmware/attention] [--out dist]
@@ -14,11 +17,13 @@ taken from the virtualenv of the running Python first, then from PATH.
 """
 
 import argparse
+import glob
 import json
 import os
 import re
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BOARDS_DIR = ROOT / "boards"
 SRC = ROOT / "firmware" / "attention"
 ROOT_JSON = ROOT / "package.json"
-DIST_ARCHES = ("xtensawin", "rv32imc", "x64")
+DIST_ARCHES = ("xtensawin", "rv32imc", "armv6m", "armv7emsp", "x64")
 
 _VERSION_RE = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 
@@ -149,12 +154,18 @@ def runnable_esptool():
     return [rel if not rel.startswith("..") else path]
 
 
-def flash(board, port, firmware, baud=None, dry_run=False, out=None):
+def flash(board, port, firmware, baud=None, dry_run=False, out=None, drive=None):
     """Check the image, then erase and flash it; return the exit code of the first failing step.
 
     Nothing is erased unless the image is a non-empty ESP image for the board's chip.
+    A board flashed from its USB drive (``"flash": "uf2"``) goes to flash_uf2 instead.
     """
     out = out or sys.stdout
+    if board.get("flash") == "uf2":
+        return flash_uf2(board, firmware, port, dry_run, out, drive)
+    if not port:
+        raise BoardError("PORT is required to flash an %s, e.g. PORT=/dev/ttyUSB0"
+                         % chip_name(board["chip"]))  # fmt: skip
     problem = image_problem(board, firmware)
     if problem:
         raise BoardError(problem)
@@ -174,6 +185,141 @@ def flash(board, port, firmware, baud=None, dry_run=False, out=None):
         code = subprocess.run(cmd, check=False).returncode
         if code:
             return code
+    return 0
+
+
+# UF2 boards (RP2040, RP2350): the ROM's USB drive takes the image; no esptool.
+
+# The UF2 block (github.com/microsoft/uf2): 32-byte header, 476 data bytes, the end magic.
+UF2_MAGIC = (0x0A324655, 0x9E5D5157)
+UF2_MAGIC_END = 0x0AB16F30
+UF2_BLOCK = 512
+UF2_FAMILY_PRESENT = 0x2000
+# Family ids the RP2040 and RP2350 boot ROMs know (RP2350 datasheet 5.5.3); the
+# absolute and data families name no chip and are accepted for any.
+UF2_FAMILIES = {0xE48BFF56: "RP2040", 0xE48BFF57: "any chip (absolute)", 0xE48BFF58: "data",
+                0xE48BFF59: "RP2350 (Arm)", 0xE48BFF5A: "RP2350 (RISC-V)",
+                0xE48BFF5B: "RP2350 (Arm, non-secure)"}  # fmt: skip
+UF2_ANY_CHIP = (0xE48BFF57, 0xE48BFF58)
+UF2_MAX_BYTES = 16 * 1024 * 1024
+
+
+def uf2_families(firmware):
+    """The family ids a UF2 file's blocks carry (0 for a block without one), or a
+    message saying why it is not a UF2 file."""
+    data = Path(firmware).read_bytes()
+    if data[:1] == bytes([IMAGE_MAGIC]):
+        return "it is an ESP firmware image (.bin), not a .uf2"
+    if len(data) % UF2_BLOCK:
+        return "%d bytes, not a whole number of 512-byte UF2 blocks" % len(data)
+    found = set()
+    for at in range(0, len(data), UF2_BLOCK):
+        head = struct.unpack_from("<8I", data, at)
+        end = struct.unpack_from("<I", data, at + UF2_BLOCK - 4)[0]
+        if head[:2] != UF2_MAGIC or end != UF2_MAGIC_END:
+            return "block %d is not a UF2 block (wrong magic numbers)" % (at // UF2_BLOCK)
+        found.add(head[7] if head[2] & UF2_FAMILY_PRESENT else 0)
+    return found
+
+
+def uf2_problem(board, firmware):
+    """Why ``firmware`` is not a MicroPython .uf2 for ``board``'s chip, or None."""
+    where = "https://micropython.org/download/%s/" % board["micropython_board"]
+    chip = board["chip"].upper()
+    if not Path(firmware).is_file():
+        return "firmware file not found: %s" % firmware
+    size = Path(firmware).stat().st_size
+    if size == 0:
+        return "%s is empty: download it again from %s" % (firmware, where)
+    if size > UF2_MAX_BYTES:
+        return "%s is %d bytes: too large for a .uf2 of the %s" % (firmware, size, chip)
+    families = uf2_families(firmware)
+    if isinstance(families, str):
+        return "%s is not a UF2 image: %s. Download the .uf2 for %s from %s" % (
+            firmware,
+            families,
+            board["micropython_board"],
+            where,
+        )
+    own = int(board["uf2_family"], 16)
+    others = sorted(families - {own, *UF2_ANY_CHIP})
+    if own not in families or others:
+        made_for = ", ".join(UF2_FAMILIES.get(f, "family %#x" % f) for f in others) or (
+            "no chip in particular"
+        )
+        return (
+            "%s is a firmware for %s, but BOARD=%s is an %s (UF2 family %s): its boot ROM "
+            "would not run it.\nDownload %s from %s, or pass the BOARD of your chip "
+            "(make flash BOARD=... ; `python tools/board/boards.py list` shows them)."
+            % (firmware, made_for, board["chip"], chip, board["uf2_family"],
+               board["micropython_board"], where)
+        )  # fmt: skip
+    return None
+
+
+# Where a desktop mounts a USB drive by its label: Linux (udisks), then macOS.
+DRIVE_PLACES = ("/media/*/%s", "/run/media/*/%s", "/media/%s", "/Volumes/%s")
+
+
+def find_drive(label, places=None):
+    """The mounted bootloader drive of that label (it holds INFO_UF2.TXT), or None."""
+    for pattern in DRIVE_PLACES if places is None else places:
+        for path in sorted(glob.glob(pattern % label)):
+            if (Path(path) / "INFO_UF2.TXT").is_file():
+                return path
+    return None
+
+
+def uf2_steps(board, firmware, port=None):
+    """What the user does to flash a UF2 board, as lines of text."""
+    label, chip = board["drive"], board["chip"].upper()
+    mpremote = "mpremote connect %s bootloader" % (shlex.quote(port) if port else "PORT")
+    return [
+        "The %s is not flashed with esptool: its boot ROM takes the image as a file." % chip,
+        "1. Put it in its bootloader: unplug it, hold its BOOTSEL button while plugging it "
+        "in again, then let go (or, while MicroPython runs on it: %s)." % mpremote,
+        "   A USB drive named %s appears." % label,
+        "2. Copy the image onto that drive:",
+        "   cp %s /media/$USER/%s/      (macOS: /Volumes/%s/; Windows: drag it onto %s)"
+        % (shlex.quote(str(firmware)), label, label, label),
+        "3. The board writes it and restarts into MicroPython: the drive goes away. Then "
+        "make deploy BOARD=%s PORT=/dev/ttyACM0." % board["chip"],
+    ]
+
+
+def flash_uf2(board, firmware, port=None, dry_run=False, out=None, drive=None):
+    """Check the .uf2, then copy it onto the board's bootloader drive when it is mounted
+    (drive, or found by its label); else, and with dry_run, print what to do."""
+    out = out or sys.stdout
+    problem = uf2_problem(board, firmware)
+    if problem:
+        raise BoardError(problem)
+    steps = uf2_steps(board, firmware, port)
+    if dry_run:
+        print("\n".join(steps), file=out)
+        return 0
+    if drive is not None and not (Path(drive) / "INFO_UF2.TXT").is_file():
+        raise BoardError(
+            "%s is not a UF2 bootloader drive (no INFO_UF2.TXT in it)\n%s"
+            % (drive, "\n".join(steps))
+        )
+    drive = drive or find_drive(board["drive"])
+    if drive is None:
+        print("\n".join(steps), file=out)
+        print(
+            "\nflash: no %s drive is mounted (looked in %s): do step 1, then run this again, "
+            "or copy the file yourself (step 2)." % (board["drive"], ", ".join(DRIVE_PLACES)),
+            file=out,
+        )
+        return 1
+    target = Path(drive) / Path(firmware).name
+    print("cp %s %s" % (shlex.quote(str(firmware)), shlex.quote(str(target))), file=out)
+    shutil.copyfile(firmware, target)
+    print(
+        "flash: %s written to %s: the board now restarts into MicroPython (the drive goes "
+        "away)." % (Path(firmware).name, drive),
+        file=out,
+    )
     return 0
 
 
@@ -278,9 +424,10 @@ def _parser():
 
     f = sub.add_parser("flash", help="erase the flash and write a MicroPython firmware")
     f.add_argument("--board", required=True)
-    f.add_argument("--port", required=True)
+    f.add_argument("--port", help="serial port (esptool boards; a UF2 board's is optional)")
     f.add_argument("--firmware", required=True)
     f.add_argument("--baud", type=int)
+    f.add_argument("--drive", help="UF2 boards: the mounted bootloader drive (default: found)")
     f.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
 
     m = sub.add_parser("mpy", help="compile the package to .mpy for one board or arch")
@@ -305,12 +452,16 @@ def main(argv=None):
         if args.command == "list":
             for name in names():
                 b = load(name)
+                how = b["flash_offset"] if b["flash"] == "esptool" else "uf2"
                 print(
-                    f"{name:10} {b['chip']:9} {b['mpy_arch']:10} {b['flash_offset']:7} "
+                    f"{name:10} {b['chip']:9} {b['mpy_arch']:10} {how:7} "
                     f"{b['micropython_board']:18} >={b['min_micropython']}"
                 )
         elif args.command == "flash":
-            return flash(load(args.board), args.port, args.firmware, args.baud, args.dry_run)
+            board = load(args.board)
+            return flash(
+                board, args.port, args.firmware, args.baud, args.dry_run, None, args.drive
+            )
         elif args.command == "mpy":
             arch = args.arch or load(args.board)["mpy_arch"]
             out = args.out or str(ROOT / "build" / (args.board or args.arch))

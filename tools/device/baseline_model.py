@@ -24,7 +24,7 @@ from array import array
 
 import micropython
 from attention import _check, _memory
-from attention._fixed import EXP2 as _EXP2
+from attention._softmax import EXP2 as _EXP2
 
 _PREV_LAYER_TENSORS = ("wq", "wk", "wv", "wo", "w1", "w2")
 _PREV_FIELDS = ("vocab", "dim", "heads", "layers", "hidden", "context", "norm_frac")

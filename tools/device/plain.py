@@ -87,7 +87,7 @@ def plain_linear_update(context, key_sums, keys, values, row, dim):
 
 
 def plain_linear_attend(context, key_sums, query, output, dim):
-    """The formula on the sums; past int32, on the sums scaled down by a common 2**r."""
+    """The formula on the sums; past int32, the denominator cut to its top 30 bits."""
     phi = [(q if q > 0 else 0) + 1 for q in query[:dim]]
     den = 0
     for j in range(dim):
@@ -96,25 +96,19 @@ def plain_linear_attend(context, key_sums, query, output, dim):
     for i in range(dim):
         num = phi[i] * context[i]
         big = big or num > 2147483647 or num < -2147483648
-    if big:
-        bits = 0
-        for c in context:
-            bits = max(bits, _bit_length(c if c >= 0 else -c - 1))
-        bits_k = 0
-        for k in key_sums:
-            bits_k = max(bits_k, _bit_length(k))
-        r = max(0, bits - 24, bits_k - 24 + _bit_length(dim - 1))
-        context = [c >> r for c in context]
-        den = 0
-        for j in range(dim):
-            den += phi[j] * (key_sums[j] >> r)
+    e = 0
+    if big and den > 0:  # D >> e and each |M| >> e, e = max(0, bits(D) - 30)
+        e = max(0, _bit_length(den) - 30)
     for i in range(dim):
         num = phi[i] * context[i]
         if den > 0:
             num = (num >> 8) << 8
-            output[i] = num // den if num >= 0 else 0 - ((0 - num) // den)
+            q = (num if num >= 0 else 0 - num) >> e
+            q //= den >> e
+            q = q if num >= 0 else 0 - q
         else:
-            output[i] = num >> 8
+            q = num >> 8
+        output[i] = (q + 2147483648) % 4294967296 - 2147483648  # as an int32 store keeps it
 
 
 def _bit_length(x):

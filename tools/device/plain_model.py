@@ -9,7 +9,7 @@ Decoder.feed(token) on a model loaded from the same file.
 import struct
 from array import array
 
-from attention._fixed import EXP2 as _EXP2
+from attention._softmax import EXP2 as _EXP2
 
 
 def _sat(v):

@@ -1,4 +1,5 @@
-"""The ESP32 machine code of the viper kernels, without a board: what mpy-cross emits and
+"""The boards' machine code of the viper kernels (xtensawin and rv32imc for the ESP32s,
+armv6m and armv7emsp for the RP2040 and RP2350), without a board: what mpy-cross emits and
 what it executes.
 
 inspect_native.py (read the .mpy, disassemble, find the loops: static counts),

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Static inner-loop cost of viper/native functions, for ESP32 targets, without a board.
+"""Static inner-loop cost of viper/native functions, for microcontroller targets, without a board.
 
-Compiles a .py file with ``mpy-cross -march=xtensawin`` (ESP32, ESP32-S3) and/or
-``-march=rv32imc`` (ESP32-C3/C6), reads the machine code out of the .mpy with the small
-reader below, disassembles it with capstone and reports every innermost loop.
+Compiles a .py file with ``mpy-cross -march=xtensawin`` (ESP32, ESP32-S3),
+``-march=rv32imc`` (ESP32-C3/C6), ``-march=armv6m`` (RP2040) and/or ``-march=armv7emsp``
+(RP2350), reads the machine code out of the .mpy with the small reader below,
+disassembles it with capstone and reports every innermost loop.
 
 .mpy v6 layout parsed here (py/persistentcode.c, mpy-cross 1.29 emits v6.3). A vuint is
 7 bits per byte, MSB group first, bit 7 set when more bytes follow.
@@ -27,13 +28,18 @@ methods are qualified with their class body's name (``Class.method``).
 
 Loops: the code is swept linearly (on Xtensa, a leading ``j`` over the literal pool is
 followed and the pool shown as data; RISC-V ``auipc``+``jr`` pairs are resolved to their
-target). Every branch or jump to a lower-or-equal address gives a range [target, branch];
+target; on Thumb, the word a ``ldr rX, [pc, #imm]`` loads is shown as data, ARMv6-M's long
+jump ``ldr r1, [pc, #0]; add pc, r1`` is resolved to its target, and the nops that pad
+ARMv6-M's branches after an unconditional one, never executed, are shown as data too).
+Every branch or jump to a lower-or-equal address gives a range [target, branch];
 innermost loops are the ranges that contain no other range. Per loop: static instruction
 count of the range, stack loads/stores (base a1 / sp), calls (callN/callxN, jal/jalr) and
-forward branches (a body with an if, or viper's compare idiom: the count is then static,
-not the executed path; the table marks such loops "branches inside").
+forward branches that land inside the loop (a body with an if, or viper's compare idiom:
+the count is then static, not the executed path; the table marks such loops "branches
+inside"; a branch out of the loop, as ARMv6-M's inverted exit test over its long back
+edge, is not one of them). Thumb's push and pop count as stack stores and loads.
 
-Work per pass: multiplies (mull, mul) count as multiply-accumulates; a loop without
+Work per pass: multiplies (mull, mul, muls) count as multiply-accumulates; a loop without
 one does an element per store to memory (any base but the stack), or, storing nothing,
 per load from memory. ANNOTATIONS names the loops of the package's kernels and corrects
 these counts where a kernel does more than one of them per element; the table prints
@@ -52,7 +58,7 @@ from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ARCH_IDS = {"xtensawin": 10, "rv32imc": 11}
+ARCH_IDS = {"xtensawin": 10, "rv32imc": 11, "armv6m": 4, "armv7emsp": 7}  # py/persistentcode.h
 KINDS = ("bytecode", "native", "viper", "asm")
 # py/makeqstrdata.py static_qstr_list; static qstr N is entry N - 1 (0 is MP_QSTRnull).
 STATIC_QSTRS = (
@@ -222,7 +228,7 @@ XT_LOADS = {"l8ui", "l16ui", "l16si", "l32i", "l32i.n", "l32ai"}
 XT_STORES = {"s8i", "s16i", "s32i", "s32i.n", "s32ri", "s32c1i"}
 RV_LOADS = {"lb", "lbu", "lh", "lhu", "lw", "c.lw"}
 RV_STORES = {"sb", "sh", "sw", "c.sw"}
-MULS = {"mull", "mul", "c.mul"}  # the multiply viper emits for `a * b` (xtensawin, rv32imc)
+MULS = {"mull", "mul", "c.mul", "muls"}  # the multiply viper emits for `a * b`
 XT_REL = re.compile(r"\. ([+-])\s*(0x[0-9a-f]+|\d+)$")
 RV_BRANCHES = {
     "beq",
@@ -246,6 +252,13 @@ RV_BRANCHES = {
 RV_OPERAND = re.compile(r"^(-?(?:0x[0-9a-f]+|\d+))?\((\w+)\)$|^()(\w+)$")
 
 
+ARM_LOADS = {"ldr", "ldrb", "ldrh", "ldrsb", "ldrsh", "ldrd"}
+ARM_STORES = {"str", "strb", "strh", "strd"}
+ARM_CONDITIONS = "eq ne cs hs cc lo mi pl vs vc hi ls ge lt gt le".split()
+ARM_BRANCHES = {"b"} | {"b" + c for c in ARM_CONDITIONS}
+ARM_LITERAL = re.compile(r"^(r\d+), \[pc(?:, #(-?(?:0x[0-9a-f]+|\d+)))?\]$")
+
+
 def _capstone(arch: str):
     import capstone as cs
 
@@ -255,8 +268,67 @@ def _capstone(arch: str):
         *{
             "xtensawin": (cs.CS_ARCH_XTENSA, cs.CS_MODE_XTENSA_ESP32),
             "rv32imc": (cs.CS_ARCH_RISCV, cs.CS_MODE_RISCV32 | cs.CS_MODE_RISCV_C),
+            "armv6m": (cs.CS_ARCH_ARM, cs.CS_MODE_THUMB | cs.CS_MODE_MCLASS),
+            "armv7emsp": (cs.CS_ARCH_ARM, cs.CS_MODE_THUMB | cs.CS_MODE_MCLASS),
         }[arch]
     )
+
+
+def _classify_thumb(addr, mnem, ops, literals):
+    """(target, kind) of a Thumb instruction; literals: register -> the value its last
+    pc-relative load gave (for ARMv6-M's long jump, ``add pc, rX``)."""
+    base = mnem.split(".")[0]  # b.w, ldr.w: the width does not matter here
+    parts = [p.strip() for p in ops.split(",")]
+    if base in ("bl", "blx"):
+        return None, "call"
+    if base in ARM_BRANCHES or base in ("cbz", "cbnz"):
+        return int(parts[-1].lstrip("#"), 0), ""
+    if base == "add" and parts[0] == "pc" and parts[1] in literals:
+        return addr + 4 + literals[parts[1]], ""
+    if base in ("push", "pop"):
+        return None, "st" if base == "push" else "ld"
+    if base in ARM_LOADS | ARM_STORES and "[" in ops:
+        reg = ops[ops.index("[") + 1 :].split(",")[0].split("]")[0].strip()
+        if reg == "pc":
+            return None, ""
+        stack = reg == "sp"
+        return None, ("ld" if stack else "mld") if base in ARM_LOADS else "st" if stack else "mst"
+    return None, "mul" if base in MULS else ""
+
+
+def _disassemble_thumb(code: bytes, arch: str) -> list:
+    """Thumb, one instruction at a time: a word loaded pc-relative is data where it lies
+    (ARMv6-M keeps constants and long-jump offsets inline, behind a branch), and nops
+    after an unconditional branch (ARMv6-M's fixed-size forward branches) are padding."""
+    md, out, pos = _capstone(arch), [], 0
+    data, literals, unconditional = set(), {}, False
+    while pos < len(code):
+        if pos in data:
+            out.append(Insn(pos, 4, ".word", code[pos : pos + 4][::-1].hex(), None, "data"))
+            pos += 4
+            continue
+        got = next(md.disasm_lite(code[pos:], pos, 1), None)
+        if got is None:
+            out.append(Insn(pos, 2, ".short", code[pos : pos + 2][::-1].hex(), None, "data"))
+            pos += 2
+            continue
+        addr, size, mnem, ops = got
+        m = ARM_LITERAL.match(ops) if mnem in ("ldr", "ldr.w") else None
+        if m:
+            at = (addr + 4 & ~3) + int(m.group(2) or "0", 0)
+            value = int.from_bytes(code[at : at + 4], "little", signed=True)
+            data.add(at)
+            literals[m.group(1)] = value
+        elif ops.split(",")[0] in literals:
+            del literals[ops.split(",")[0]]  # the register is written: its literal is gone
+        if mnem == "nop" and unconditional:
+            out.append(Insn(addr, size, mnem, ops, None, "data"))
+        else:
+            target, kind = _classify_thumb(addr, mnem, ops, literals)
+            out.append(Insn(addr, size, mnem, ops, target, kind))
+            unconditional = mnem.split(".")[0] == "b" or (mnem == "add" and target is not None)
+        pos = addr + size
+    return out
 
 
 def _classify(addr, mnem, ops, arch, auipc):
@@ -294,7 +366,10 @@ def _classify(addr, mnem, ops, arch, auipc):
 
 
 def disassemble(code: bytes, arch: str) -> list[Insn]:
-    """Linear sweep; undecodable bytes and the Xtensa literal pool become 'data' entries."""
+    """Linear sweep; undecodable bytes, the Xtensa literal pool and Thumb's inline
+    literals and padding become 'data' entries."""
+    if arch.startswith("armv"):
+        return _disassemble_thumb(code, arch)
     md, out, pos, auipc = _capstone(arch), [], 0, {}
     if arch == "xtensawin" and code[:1] and code[0] & 0x3F == 0x06:  # j over the literals
         first = next(md.disasm_lite(code[:3], 0), None)
@@ -333,7 +408,9 @@ def find_loops(insns: list[Insn]) -> list[dict]:
                 "stack_loads": sum(i.kind == "ld" for i in body),
                 "stack_stores": sum(i.kind == "st" for i in body),
                 "calls": sum(i.kind == "call" for i in body),
-                "forward_branches": sum(i.target is not None and i.target > i.addr for i in body),
+                "forward_branches": sum(
+                    i.target is not None and i.addr < i.target <= e for i in body
+                ),
                 "muls": sum(i.kind == "mul" for i in body),
                 "memory_loads": sum(i.kind == "mld" for i in body),
                 "memory_stores": sum(i.kind == "mst" for i in body),
@@ -395,10 +472,9 @@ ANNOTATIONS = {
         "carry16": [("carry", 1, "elem")],
         "linear_finish": [("denominator", 1, "elem"), ("range", 1, "elem"), ("divide", 1, "elem")],
         "linear_finish_scaled": [
-            ("bit length", 1, "iter"),
-            ("log2 dim", 1, "iter"),
             ("denominator", 1, "elem"),
-            ("divide", 1, "elem"),
+            ("bit length", 1, "iter"),
+            ("quotient bit", 1, "iter"),
         ],
     },
 }

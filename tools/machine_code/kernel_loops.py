@@ -15,8 +15,9 @@ from board import boards
 from machine_code import inspect_native
 
 KERNELS = Path(boards.SRC) / "_kernels.py"
-ARCHES = ("xtensawin", "rv32imc")
-MUL = {"xtensawin": "mull", "rv32imc": "mul"}  # the multiply viper emits for `a * b`
+ARCHES = ("xtensawin", "rv32imc", "armv6m", "armv7emsp")
+# the multiply viper emits for `a * b` (Thumb: the 16-bit MULS, on ARMv7E-M too)
+MUL = {"xtensawin": "mull", "rv32imc": "mul", "armv6m": "muls", "armv7emsp": "muls"}
 
 # Elements handled per iteration of each kernel's inner loop (the loop picked below).
 # Kernel authors: update this when a loop is unrolled or rolled back; missing means 1.

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Executed instructions of every kernel, measured on the ESP32 machine code under QEMU.
+"""Executed instructions of every kernel, measured on each arch's machine code under QEMU.
 
     python tools/machine_code/qemu_inspect.py
 
 For each viper function of firmware/attention/_kernels.py that has a workload below,
-runs its xtensawin and rv32imc code (tools/machine_code/qemu_run.py) and prints, beside the
-static count of its inner loop (tools/machine_code/kernel_loops.py, from the disassembly):
+runs its code for every arch of tools/machine_code/kernel_loops.py (xtensawin and rv32imc,
+the ESP32s; armv6m and armv7emsp, the RP2040 and RP2350) under QEMU
+(tools/machine_code/qemu_run.py) and prints, beside the static count of its inner loop
+(tools/machine_code/kernel_loops.py, from the disassembly):
 
     per call     executed instructions of one call at the size shown
     per pass     executed instructions per pass of the inner loops, from differences
@@ -14,7 +16,9 @@ static count of its inner loop (tools/machine_code/kernel_loops.py, from the dis
                  loop differs); for the others [c(2n) - c(n)] / n (all of the
                  kernel's loops over n, so it can exceed the inner loop alone)
 
-These are instructions, not cycles: QEMU's cores are not the LX6 or the C3's core.
+These are instructions, not cycles: QEMU's cores are not the LX6, the C3's core, the
+Cortex-M0+ or the Cortex-M33. An arch whose QEMU or binutils are missing is left out,
+with a line saying what to install.
 """
 
 import os
@@ -104,33 +108,40 @@ def measure(arch, names):
 
 
 def report():
-    missing = qemu_run.missing_tools()
-    if missing:
-        return f"(no QEMU measurement: {', '.join(missing)} missing; {qemu_run.INSTALL_HINT})"
-    static = {a: kernel_loops.inner_loops(a) for a in kernel_loops.ARCHES}
-    names = [n for n in static[kernel_loops.ARCHES[0]] if n in WORKLOADS]
-    measured = {a: measure(a, names) for a in kernel_loops.ARCHES}
+    arches = [a for a in kernel_loops.ARCHES if not qemu_run.missing_tools(a)]
+    left_out = [
+        f"(no QEMU measurement of {a}: {', '.join(qemu_run.missing_tools(a))} missing; "
+        f"{qemu_run.install_hint(a)})"
+        for a in kernel_loops.ARCHES
+        if a not in arches
+    ]
+    if not arches:
+        return "\n".join(left_out)
+    static = {a: kernel_loops.inner_loops(a) for a in arches}
+    names = [n for n in static[arches[0]] if n in WORKLOADS]
+    measured = {a: measure(a, names) for a in arches}
     head, rows = ["kernel", "size"], []
-    for arch in kernel_loops.ARCHES:
+    for arch in arches:
         head += [f"{arch} per call", "per pass", "static"]
     for name in names:
         kind = WORKLOADS[name][0]
         row = [name, f"n {N}, d {DIM}" if kind == "rows" else f"n {N}"]
-        for arch in kernel_loops.ARCHES:
+        for arch in arches:
             per_call, per_pass = measured[arch][name]
             row += [per_call, f"{per_pass:.1f}", static[arch][name]["instructions"]]
         rows.append(row)
     return "\n".join(
         [
-            "## Executed instructions under QEMU (the ESP32 machine code; not cycles)\n",
-            kernel_loops.table(head, rows, "ll" + "r" * 6),
+            "## Executed instructions under QEMU (each arch's machine code; not cycles)\n",
+            kernel_loops.table(head, rows, "ll" + "r" * (3 * len(arches))),
+            *left_out,
             "\nper call: one call at the size shown. per pass: one pass of the inner loops "
             "over a row\n(row kernels; linear_rows has two, over the key and the value row), "
             "or one element over\nall of the kernel's loops (the others). static: the "
             "inner loop's instructions in the\ndisassembly (a loop with conditional code "
             "executes fewer of them).",
             "",
-            whole_call(measured["xtensawin"]),
+            whole_call(measured["xtensawin"]) if "xtensawin" in measured else "",
         ]
     )
 

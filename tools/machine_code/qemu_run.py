@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""Run viper functions' ESP32 machine code bare-metal under QEMU, many calls per boot.
+"""Run viper functions' machine code bare-metal under QEMU, many calls per boot.
 
 The functions of a .py file are compiled with ``mpy-cross -march=xtensawin`` (ESP32,
-ESP32-S3) or ``-march=rv32imc`` (ESP32-C3/C6); each function's machine code is read
-out of the .mpy (tools/machine_code/inspect_native.py) and loaded, with its arguments, into the RAM
-of a QEMU machine whose core has the same instruction set:
+ESP32-S3), ``-march=rv32imc`` (ESP32-C3/C6), ``-march=armv6m`` (RP2040) or
+``-march=armv7emsp`` (RP2350); each function's machine code is read out of the .mpy
+(tools/machine_code/inspect_native.py) and loaded, with its arguments, into the RAM of a
+QEMU machine whose core runs that instruction set:
 
     xtensawin  qemu-system-xtensa -M sim -cpu sample_controller (windowed ABI, MUL32, DIV32)
     rv32imc    qemu-system-riscv32 -M virt -bios none
+    armv6m     qemu-system-arm -M mps2-an385 (Cortex-M3, ARMv7-M: runs ARMv6-M code; the
+               driver sets CCR.UNALIGN_TRP, so unaligned halfword and word accesses fault
+               as on the RP2040's Cortex-M0+; that the code holds ARMv6-M instructions
+               only is checked statically, host_tests/machine_code/test_inspect_native.py)
+    armv7emsp  qemu-system-arm -M mps2-an386 (Cortex-M4, ARMv7E-M; the RP2350's
+               Cortex-M33, ARMv8-M Mainline, runs the same code: MicroPython's rp2
+               port reports armv7emsp for it)
 
 A small driver (tools/machine_code/drivers/<arch>_driver.S, assembled here with the cross binutils)
 calls each function as MicroPython calls a native function, and answers the few
@@ -15,7 +23,11 @@ runtime calls viper code makes through MicroPython's fun table: object/native
 conversions are the identity (so buffer arguments are raw addresses and int
 arguments raw ints, and the return value is the raw native int), ``//`` and ``%``
 follow py/smallint.c, and any other entry stops the run with an error. Every
-executed instruction of a call is counted (QEMU's -icount). A buffer argument is copied
+executed instruction of a call is counted: QEMU's -icount makes its virtual clock
+advance a fixed time per instruction, and the driver reads a counter of that clock
+around each call (Xtensa CCOUNT; RISC-V instret; on the Cortex-M boards the CMSDK
+timer 0 at 25 MHz, 25.6 ticks per instruction at -icount shift=10, as QEMU models no
+DWT cycle counter). A buffer argument is copied
 for its call alone, unless it is a Shared object: that is placed once per boot, so a
 sequence of calls can run on one memory as the interpreter ran it (a model's token:
 tools/machine_code/token_counts.py); functions of several modules go in one boot with
@@ -23,7 +35,7 @@ NativeCode.merge().
 
 RAM layout (offsets from the RAM base; LAYOUT below, passed to the assembler):
 
-    0x0000  exception vectors (Xtensa)      0x1800  fun table (128 entries)
+    0x0000  exception vectors               0x1800  fun table (128 entries)
     0x0800  driver entry, stubs             0x1a00  None, False, True marker words
     0x1000  trap stubs, 16 bytes each       0x8000  stack top, and the job:
     job     header (16 words), call records (6 words), context, function objects,
@@ -35,7 +47,7 @@ RAM layout (offsets from the RAM base; LAYOUT below, passed to the assembler):
 
 The driver writes the whole job back to the semihosting console (QEMU's stdout).
 
-    python tools/machine_code/qemu_run.py [--arch xtensawin|rv32imc|all] FILE.py FUNCTION ARG...
+    python tools/machine_code/qemu_run.py [--arch ARCH|all] FILE.py FUNCTION ARG...
     (an ARG is an int, or b:HEX / i:INT,INT,... for an int8 or int32 buffer)
 """
 
@@ -59,11 +71,6 @@ from machine_code import inspect_native
 ROOT = Path(__file__).resolve().parents[2]
 DRIVERS = Path(__file__).resolve().parent / "drivers"
 BUILD = ROOT / "build" / "qemu"
-INSTALL_HINT = (
-    "apt-get install qemu-system-misc binutils-xtensa-lx106 binutils-riscv64-unknown-elf"
-    " (or: make qemu-tools)"
-)
-
 HEADER = ("magic", "ncalls", "calls", "length", "status", "detail", "address", "current")
 HEADER += ("null2", "null10")
 CALL = ("fun", "code", "nargs", "args", "ret", "count")
@@ -99,6 +106,10 @@ class Arch:
     as_flags: tuple
     ld_flags: tuple
     counts_per_instruction: Fraction  # counter ticks per executed instruction
+    driver: str  # drivers/<driver>_driver.S
+    packages: tuple  # the Debian packages of the QEMU and the binutils above
+    defines: tuple = ()  # (symbol, value) pairs more for the assembler
+    vectors_at_zero: bool = False  # boots from a vector table at 0 (Cortex-M), not a set PC
 
     def tools(self):
         return [self.qemu[0]] + [self.binutils + t for t in ("as", "ld", "objcopy")]
@@ -114,6 +125,8 @@ ARCHS = {
         ("--text-section-literals",),
         (),
         Fraction(1024 * 10, 1000),
+        "xtensa",
+        ("qemu-system-misc", "binutils-xtensa-lx106"),
     ),
     # With -icount, the instret counter counts executed instructions.
     "rv32imc": Arch(
@@ -124,8 +137,48 @@ ARCHS = {
         ("-march=rv32imc_zicsr", "-mabi=ilp32"),
         ("-m", "elf32lriscv"),
         Fraction(1),
+        "rv32",
+        ("qemu-system-misc", "binutils-riscv64-unknown-elf"),
+    ),
+    # The MPS2 boards' 16 MB PSRAM at 0x21000000; their timer 0 counts at 25 MHz, so
+    # -icount shift=10 (1024 ns per instruction) gives 25.6 ticks per instruction.
+    "armv6m": Arch(
+        "armv6m",
+        0x21000000,
+        ("qemu-system-arm", "-M", "mps2-an385", "-icount", "shift=10"),
+        "arm-none-eabi-",
+        ("-mcpu=cortex-m3",),
+        (),
+        Fraction(1024 * 25, 1000),
+        "arm",
+        ("qemu-system-arm", "binutils-arm-none-eabi"),
+        (("ALIGNMENT_TRAP", 1),),
+        True,
+    ),
+    "armv7emsp": Arch(
+        "armv7emsp",
+        0x21000000,
+        ("qemu-system-arm", "-M", "mps2-an386", "-icount", "shift=10"),
+        "arm-none-eabi-",
+        ("-mcpu=cortex-m4",),
+        (),
+        Fraction(1024 * 25, 1000),
+        "arm",
+        ("qemu-system-arm", "binutils-arm-none-eabi"),
+        (("ALIGNMENT_TRAP", 0),),
+        True,
     ),
 }
+
+
+def install_hint(*archs) -> str:
+    """The command that installs what the archs (default: every arch) need, on Debian/Ubuntu."""
+    chosen = [ARCHS[a] for a in archs] or ARCHS.values()
+    packages = dict.fromkeys(p for a in chosen for p in a.packages)
+    return f"apt-get install {' '.join(packages)} (or: make qemu-tools)"
+
+
+INSTALL_HINT = install_hint()
 
 Call = namedtuple("Call", "function args")  # args: ints, buffers (bytes-like) and Shared
 Result = namedtuple("Result", "ret buffers instructions damaged")
@@ -149,19 +202,20 @@ class QemuError(RuntimeError):
 
 
 def missing_tools(arch=None) -> list:
-    """Programs needed for arch (default: both) that are not on PATH."""
+    """Programs needed for arch (default: every arch) that are not on PATH."""
     names = [t for a in ([ARCHS[arch]] if arch else ARCHS.values()) for t in a.tools()]
     return [t for t in dict.fromkeys(names) if not shutil.which(t)]
 
 
 def _symbols(arch: Arch) -> dict:
-    return {**{k: arch.ram + v for k, v in LAYOUT.items()}, "RAM": arch.ram, **CONSTANTS}
+    addresses = {k: arch.ram + v for k, v in LAYOUT.items()}
+    return {**addresses, "RAM": arch.ram, **CONSTANTS, **dict(arch.defines)}
 
 
 def build_driver(arch_name: str, build_dir=BUILD) -> bytes:
     """The driver image for arch (assembled once per source and layout, then cached)."""
     arch = ARCHS[arch_name]
-    src = DRIVERS / f"{'xtensa' if arch_name == 'xtensawin' else 'rv32'}_driver.S"
+    src = DRIVERS / f"{arch.driver}_driver.S"
     syms = _symbols(arch)
     key = hashlib.sha256(src.read_bytes() + repr(sorted(syms.items())).encode()).hexdigest()
     out = Path(build_dir) / f"{arch_name}-{key[:16]}.bin"
@@ -305,12 +359,27 @@ def _where(addr: int, arch: Arch, placed: dict, code: dict) -> str:
     return f"{addr:#x}"
 
 
+# Cortex-M: the bits of the configurable fault status register (CFSR) a fault sets.
+CFSR_BITS = {0: "IACCVIOL", 1: "DACCVIOL", 8: "IBUSERR", 9: "PRECISERR", 10: "IMPRECISERR",
+             16: "UNDEFINSTR", 17: "INVSTATE", 18: "INVPC", 19: "NOCP", 24: "UNALIGNED",
+             25: "DIVBYZERO"}  # fmt: skip
+
+
+def _cause(arch: Arch, detail: int) -> str:
+    """The exception's cause as the driver reported it: the cause register's value
+    (Xtensa EXCCAUSE, RISC-V mcause), or the CFSR's set bits on a Cortex-M."""
+    if arch.driver != "arm":
+        return f"cause {detail}"
+    names = [name for bit, name in CFSR_BITS.items() if detail >> bit & 1]
+    return f"cause CFSR {detail:#010x}" + (f" {'|'.join(names)}" if names else "")
+
+
 def run(arch_name: str, code: dict, calls: list, timeout: float = 60, build_dir=BUILD):
     """Make every call on QEMU in one boot; return one Result per call, in order."""
     arch = ARCHS[arch_name]
     missing = missing_tools(arch_name)
     if missing:
-        raise QemuError(f"not installed: {', '.join(missing)}; {INSTALL_HINT}")
+        raise QemuError(f"not installed: {', '.join(missing)}; {install_hint(arch_name)}")
     driver = build_driver(arch_name, build_dir)
     job, buffers, placed = _build_job(arch, code, calls)
     with tempfile.TemporaryDirectory() as tmp:
@@ -323,8 +392,11 @@ def run(arch_name: str, code: dict, calls: list, timeout: float = 60, build_dir=
             *("-semihosting-config", "enable=on,target=native"),
             *("-device", f"loader,file={drv},addr={arch.ram:#x}"),
             *("-device", f"loader,file={img},addr={job.base:#x}"),
-            *("-device", f"loader,addr={arch.ram + LAYOUT['START']:#x},cpu-num=0"),
         ]
+        if arch.vectors_at_zero:  # the image starts with its vector table
+            cmd += ["-device", f"loader,file={drv},addr=0"]
+        else:
+            cmd += ["-device", f"loader,addr={arch.ram + LAYOUT['START']:#x},cpu-num=0"]
         try:
             res = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
@@ -333,15 +405,16 @@ def run(arch_name: str, code: dict, calls: list, timeout: float = 60, build_dir=
             )
     out = res.stdout
     if len(out) != len(job.data) or out[:4] != job.data[:4]:
+        said = res.stderr.decode(errors="replace").splitlines()
+        said = [line for line in said if not line.endswith("has no peer")]  # MPS2's NIC
         raise QemuError(
-            f"{arch_name}: QEMU exited with {res.returncode} and no job back:\n"
-            + res.stderr.decode(errors="replace")
+            f"{arch_name}: QEMU exited with {res.returncode} and no job back:\n" + "\n".join(said)
         )
     head = dict(zip(HEADER, struct.unpack_from(f"<{len(HEADER)}I", out)))
     if head["status"] != 1:
         current = (head["current"] - (job.base + 4 * HEADER_WORDS)) // (4 * len(CALL))
         what = STATUS.get(head["status"], head["status"])
-        detail = f"entry {head['detail']}" if head["status"] == 3 else f"cause {head['detail']}"
+        detail = f"entry {head['detail']}" if head["status"] == 3 else _cause(arch, head["detail"])
         raise QemuError(
             f"{arch_name}: {what} ({detail}, at {_where(head['address'], arch, placed, code)})"
             f" in call {current} ({calls[current].function})"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Kernel instructions per token of a model, counted on the ESP32 machine code under QEMU.
+"""Kernel instructions per token of a model, counted on each arch's machine code under QEMU.
 
     python tools/machine_code/token_counts.py [--model FILE] [--prompt TEXT] [--room N]
-                                              [--sample K,K,...] [--arch xtensawin|rv32imc|all]
+                                              [--sample K,K,...] [--arch ARCH|all]
 
 1. Record: tools/device/record_calls.py runs on the unix port (the real interpreter and
    viper code; fast enough for contexts of hundreds of tokens, which the CPython shim is
@@ -10,7 +10,7 @@
    of the model, with its arguments, what it returned and, for the sampled feeds, the
    bytes of every buffer before and after.
 2. Replay: the calls of each sampled feed (the feed and the pick after it: a segment),
-   in order, on the xtensawin and rv32imc machine code of the same kernels
+   in order, on the xtensawin, rv32imc, armv6m and armv7emsp machine code of the same kernels
    (tools/machine_code/qemu_run.py), each buffer placed once and shared by the calls
    that name it, as on the interpreter. Every executed instruction of each call is
    counted. The buffers after the last call must equal the recorded ones byte for byte,
@@ -273,13 +273,14 @@ def main(argv=None):
     ap.add_argument("--sample", help="feed indices to replay, K,K,... (default: all)")
     ap.add_argument("--arch", choices=[*qemu_run.ARCHS, "all"], default="all")
     args = ap.parse_args(argv)
-    missing = qemu_run.missing_tools()
+    arches = list(qemu_run.ARCHS) if args.arch == "all" else [args.arch]
+    missing = [t for a in arches for t in qemu_run.missing_tools(a)]
     if missing:
-        print(f"token_counts: not installed: {', '.join(missing)}; {qemu_run.INSTALL_HINT}")
+        hint = qemu_run.install_hint(*arches)
+        print(f"token_counts: not installed: {', '.join(dict.fromkeys(missing))}; {hint}")
         return 1
     sample = None if args.sample is None else [int(k) for k in args.sample.split(",")]
     rec = record(args.model, args.prompt, args.room, sample)
-    arches = list(qemu_run.ARCHS) if args.arch == "all" else [args.arch]
     columns = []
     for arch in arches:
         counts = replay(rec, arch)

@@ -14,7 +14,7 @@ D = "decoder.py"
 F = "modelfile.py"
 
 MUTANTS = [
-    # ---------------------------------------------------------------- _kernels.py
+    # ------------------------------------------------------------------- _kernels.py
     (
         K,
         "b = keys[0] ^ 0x80\n        query[0] = b - 0x80",
@@ -143,10 +143,8 @@ MUTANTS = [
     ),
     (
         K,
-        "sums = ptr32(phi[keys[0]])\n            ks[0] = ks[0] + int(sums)\n"
-        "            s = s + int(sums)\n            keys = ptr8(1 + int(keys))",
-        "sums = ptr32(phi[keys[0]] - 1)\n            ks[0] = ks[0] + int(sums)\n"
-        "            s = s + int(sums)\n            keys = ptr8(1 + int(keys))",
+        "sums = ptr32(phi[keys[0]])\n            ks[0] = ks[0] + int(sums)\n            s = s + int(sums)\n            keys = ptr8(1 + int(keys))",
+        "sums = ptr32(phi[keys[0]] - 1)\n            ks[0] = ks[0] + int(sums)\n            s = s + int(sums)\n            keys = ptr8(1 + int(keys))",
         "linear_rows: phi(k) = max(k, 0) in the tail loop",
     ),
     (K, "bias = total << 7", "bias = total << 8", "linear_rows: sign correction 256 * sum s"),
@@ -196,64 +194,112 @@ MUTANTS = [
     (K, "dlo &= 0xFFFF", "dlo &= 0x7FFF", "linear_finish: D low word keeps 15 bits"),
     (
         K,
-        "hi = 0 - hi - 1\n            lo = 0xFFFF - lo",
-        "hi = 0 - hi\n            lo = 0xFFFF - lo",
-        "linear_finish_scaled: |C| instead of its complement",
+        "d1 += p * (hi & 0xFFFF) + (d0 >> 16)",
+        "d1 += p * (hi & 0xFFFF)",
+        "linear_finish_scaled: D's low limb not carried",
     ),
     (
         K,
-        "lo = 0xFFFF - lo",
-        "lo = 0x10000 - lo",
-        "linear_finish_scaled: complement of the low word",
+        "d3 += d2 >> 16",
+        "d3 += d2 >> 15",
+        "linear_finish_scaled: D's top limb carried from bit 15",
+    ),
+    (K, "        e -= 30\n", "        e -= 31\n", "linear_finish_scaled: D cut to 31 bits"),
+    (
+        K,
+        "            top = d2\n            e = 32",
+        "            top = d2\n            e = 31",
+        "linear_finish_scaled: bits of D's third limb counted from 31",
     ),
     (
         K,
-        "while (1 << log) < dim:",
-        "while (1 << log) <= dim:",
-        "linear_finish_scaled: log2 one too big at powers of two",
-    ),
-    (K, "r = bits_c - 24", "r = bits_c - 23", "linear_finish_scaled: C limit 2**23"),
-    (
-        K,
-        "if bits_k - 24 + log > r:\n        r = bits_k - 24 + log",
-        "if bits_k - 24 > r:\n        r = bits_k - 24",
-        "linear_finish_scaled: K limit ignores the width",
+        "dm += d1 << (16 - e)",
+        "dm += d1 << (15 - e)",
+        "linear_finish_scaled: D's second limb one place short",
     ),
     (
         K,
-        "k = (hi << (16 - r)) + (sums[dim + j] >> r)",
-        "k = (hi << (15 - r)) + (sums[dim + j] >> r)",
-        "linear_finish_scaled: K high word shifted one short",
+        "dm += d0 >> e",
+        "dm += d0 >> (e + 1)",
+        "linear_finish_scaled: D's low limb one place short",
     ),
     (
         K,
-        "c = hi >> (r - 16)",
-        "c = hi >> (r - 15)",
-        "linear_finish_scaled: C past 16 shifted once more",
-    ),
-    (
-        K,
-        "num = (((u & ((u >> 7) - 1)) + 1) * c >> 8) << 8",
-        "num = ((u & ((u >> 7) - 1)) + 1) * c",
+        "n0 &= 0xFF00  # M = (N >> 8) << 8",
+        "n0 &= 0xFFFF  # M = (N >> 8) << 8",
         "linear_finish_scaled: no >> 8 << 8 truncation",
     ),
     (
         K,
-        "if hi > 0:\n            b = 16",
-        "if hi > 0:\n            b = 15",
-        "linear_finish_scaled: high word 15 bits",
+        "n1 = 0xFFFF - n1 + (n0 >> 16)",
+        "n1 = 0xFFFF - n1",
+        "linear_finish_scaled: |M| without the carry of its low limb",
     ),
-    # ------------------------------------------------------------------- micro.py
     (
-        "micro.py",
+        K,
+        "n2 = (0 - n2) - 1 + (n1 >> 16)",
+        "n2 = (0 - n2) + (n1 >> 16)",
+        "linear_finish_scaled: |M| high limb negated, not complemented",
+    ),
+    (
+        K,
+        "                if r >= dm:",
+        "                if r > dm:",
+        "linear_finish_scaled: a quotient bit at r == dm dropped",
+    ),
+    (
+        K,
+        "            if negative:\n                q = 0 - q",
+        "            if negative:\n                q = 0 - q - 1",
+        "linear_finish_scaled: negative outputs floored, not truncated",
+    ),
+    (
+        K,
+        "out[i] = (n2 << 24) + (n1 << 8) + (n0 >> 8)",
+        "out[i] = (n2 << 24) + (n1 << 7) + (n0 >> 8)",
+        "linear_finish_scaled: N >> 8 for D <= 0 with its middle limb one place short",
+    ),
+    (
+        K,
+        "if hi >= 0x10000000 or hi < 0 - 0x10000000:",
+        "if hi >= 0x10000000:",
+        "carry16: a sum below -2**44 never halved",
+    ),
+    (
+        K,
+        "if hi >= 0x10000000 or hi < 0 - 0x10000000:",
+        "if hi >= 0x10000000 or hi < 0 - 0x10000001:",
+        "carry16: halving flag one past -2**28",
+    ),
+    (
+        K,
+        "if nhi >= 0x8000 or nhi < 0 - 0x8000:",
+        "if nhi >= 0x8000 or nhi < 0 - 0x8001:",
+        "linear_finish: accepts p * C = -2**31 - 65536",
+    ),
+    (
+        K,
+        "            if n2 < 0:  # |M| = -M",
+        "            if n2 < 0 - 1:  # |M| = -M",
+        "linear_finish_scaled: numerators in -2**32..-1 not negated",
+    ),
+    (
+        K,
+        "half = total >> 1",
+        "half = (total + 1) >> 1",
+        "softmax_exp2: rounds half of an odd sum up",
+    ),
+    # ---------------------------------------------------------------------- micro.py
+    (
+        "_softmax.py",
         "if head_dim >= 32:\n        return 3",
         "if head_dim > 32:\n        return 3",
         "scale_shift: 2 at head_dim 32",
     ),
     (
         "micro.py",
-        'self._scores = array("i", bytes(4 * n))',
-        'self._scores = array("i", bytes(4 * (n - 1)))',
+        'frame[_SCORES_SCRATCH] = array("i", bytes(4 * n))',
+        'frame[_SCORES_SCRATCH] = array("i", bytes(4 * (n - 1)))',
         "forward: scores buffer grown one short",
     ),
     (
@@ -264,14 +310,13 @@ MUTANTS = [
     ),
     (
         "micro.py",
-        "keys, self._query, scores, n, head_dim, embed_dim, first, self._scale_shift",
-        "keys, self._query, scores, n, embed_dim, head_dim, first, self._scale_shift",
+        "                head_dim,\n                embed_dim,\n                first,",
+        "                embed_dim,\n                head_dim,\n                first,",
         "forward: dot_rows width and stride swapped",
     ),
     (
         "micro.py",
-        'if facts[0] < n:\n            short("scores", facts[0], n, "int32 items")\n'
-        "        dot_rows",
+        'if facts[0] < n:\n            short("scores", facts[0], n, "int32 items")\n        dot_rows',
         "dot_rows",
         "compute_scores: scores size not checked",
     ),
@@ -282,7 +327,7 @@ MUTANTS = [
         "apply_causal_mask: refuses position 0",
     ),
     (
-        "micro.py",
+        "_softmax.py",
         "MASKED = const(-1073741824)",
         "MASKED = const(-1073741823)",
         "MASKED off by one",
@@ -293,7 +338,76 @@ MUTANTS = [
         'if facts[1] < n - 1:\n            short("weights"',
         "weighted_sum: weights one short accepted",
     ),
-    # ------------------------------------------------------------------ linear.py
+    ("_softmax.py", "    65536, 64830,", "    65535, 64830,", "_EXP2: entry 0 one low"),
+    (
+        "_softmax.py",
+        "    65536, 64830, 64132,",
+        "    65536, 64803, 64132,",
+        "_EXP2: entry 1 with two digits swapped",
+    ),
+    (
+        "_softmax.py",
+        " 46846, 46341, 45842,",
+        " 46846, 46431, 45842,",
+        "_EXP2: entry 32 with two digits swapped",
+    ),
+    ("_softmax.py", " 42037, 41584,", " 42073, 41584,", "_EXP2: entry 41 with two digits swapped"),
+    ("_softmax.py", " 33125, 32768,", " 33125, 32767,", "_EXP2: entry 64 one low"),
+    (
+        "micro.py",
+        "if num_heads <= 0 or embed_dim % num_heads:",
+        "if num_heads < 0 or embed_dim % num_heads:",
+        "__init__: num_heads 0 reaches the division",
+    ),
+    (
+        "micro.py",
+        'if softmax not in ("linear", "exp2"):',
+        'if softmax not in "linear exp2":',
+        "__init__: softmax names checked as a substring",
+    ),
+    (
+        "micro.py",
+        "if not 0 <= logit_shift <= _MAX_LOGIT_SHIFT:",
+        "if not 0 <= logit_shift < _MAX_LOGIT_SHIFT:",
+        "__init__: logit_shift 12 refused",
+    ),
+    (
+        "micro.py",
+        "if not 0 <= logit_shift <= _MAX_LOGIT_SHIFT:",
+        "if not 0 < logit_shift <= _MAX_LOGIT_SHIFT:",
+        "__init__: logit_shift 0 refused",
+    ),
+    (
+        "micro.py",
+        "_MAX_LOGIT_SHIFT = const(12)",
+        "_MAX_LOGIT_SHIFT = const(13)",
+        "__init__: logit_shift 13 accepted",
+    ),
+    (
+        "micro.py",
+        'max_len = _check.number("max_len", max_len, 0, _check.MAX_ROWS)',
+        'max_len = _check.number("max_len", max_len, 0, _check.MAX_ROWS + 1)',
+        "__init__: max_len one past MAX_ROWS accepted",
+    ),
+    (
+        "micro.py",
+        'def __init__(self, embed_dim, num_heads, softmax="linear", logit_shift=9, max_len=0):',
+        'def __init__(self, embed_dim, num_heads, softmax="exp2", logit_shift=9, max_len=0):',
+        "__init__: softmax defaults to exp2",
+    ),
+    (
+        "micro.py",
+        'def __init__(self, embed_dim, num_heads, softmax="linear", logit_shift=9, max_len=0):',
+        'def __init__(self, embed_dim, num_heads, softmax="linear", logit_shift=8, max_len=0):',
+        "__init__: logit_shift defaults to 8",
+    ),
+    (
+        "micro.py",
+        "def apply_causal_mask(self, scores, current_pos, n=None):",
+        "def apply_causal_mask(self, scores, current_pos, n=0):",
+        "apply_causal_mask: n defaults to 0",
+    ),
+    # --------------------------------------------------------------------- linear.py
     (
         "linear.py",
         "_ROW_BUDGET = const(65536)",
@@ -330,7 +444,31 @@ MUTANTS = [
         "if x < -128 or x > 128:",
         "feature_map: accepts 128",
     ),
-    # ------------------------------------------------------------------ window.py
+    (
+        "linear.py",
+        "_PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))",
+        "_PHI = bytes(u + 1 if u < 127 else 1 for u in range(256))",
+        "_PHI: entry 127 (phi(127)) is 1",
+    ),
+    (
+        "linear.py",
+        "_PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))",
+        "_PHI = bytes(u + 1 if u <= 128 else 1 for u in range(256))",
+        "_PHI: entry 128 (phi(-128)) is 129",
+    ),
+    (
+        "linear.py",
+        "_PHI = bytes(u + 1 if u < 128 else 1 for u in range(256))",
+        "_PHI = bytes(u + 1 if u < 128 else 1 for u in range(255)) + bytes(1)",
+        "_PHI: entry 255 (phi(-1)) is 0",
+    ),
+    (
+        "linear.py",
+        "    def update(self, keys, values, n=None):",
+        "    def update(self, keys, values, n=0):",
+        "update: n defaults to 0",
+    ),
+    # --------------------------------------------------------------------- window.py
     (
         "window.py",
         "n = min(cache_len, self._window_size)",
@@ -344,13 +482,8 @@ MUTANTS = [
         "if facts[2] < head_dim:",
         "forward: keys checked for one row only",
     ),
-    (
-        "window.py",
-        "if cache_len < 0:",
-        "if cache_len <= 0:",
-        "forward: refuses an empty cache",
-    ),
-    # ------------------------------------------------------------------- cache.py
+    ("window.py", "if cache_len < 0:", "if cache_len <= 0:", "forward: refuses an empty cache"),
+    # ---------------------------------------------------------------------- cache.py
     (
         "cache.py",
         "if self._count >= self._capacity and not self._ring:",
@@ -359,8 +492,8 @@ MUTANTS = [
     ),
     (
         "cache.py",
-        "_kernels.copy8(self._values, value, start, width)",
-        "_kernels.copy8(self._values, key, start, width)",
+        "_kernels.copy8(values, value, start, width)",
+        "_kernels.copy8(values, key, start, width)",
         "append: stores the key as the value",
     ),
     (
@@ -369,7 +502,19 @@ MUTANTS = [
         "return self._count",
         "len: counts overwritten ring rows",
     ),
-    # ------------------------------------------------------------------ _check.py
+    (
+        "cache.py",
+        "def __init__(self, capacity, width, ring=False):",
+        "def __init__(self, capacity, width, ring=True):",
+        "__init__: ring defaults to True",
+    ),
+    (
+        "cache.py",
+        'self._capacity = _check.number("capacity", capacity, 1, _check.MAX_ROWS)',
+        'self._capacity = _check.number("capacity", capacity, 1, _check.MAX_ROWS + 1)',
+        "__init__: capacity one past MAX_ROWS accepted",
+    ),
+    # --------------------------------------------------------------------- _check.py
     (
         "_check.py",
         "n < 0 or n > available:",
@@ -436,47 +581,48 @@ MUTANTS = [
         "    for i in (1, 2):\n        if status >> i & 1:",
         "refuse: an overlap with the third input not raised",
     ),
-    # ----------------------------------------------------------------- _memory.py
+    ("_check.py", "MAX_DIM = const(32768)", "MAX_DIM = const(32769)", "MAX_DIM one too large"),
+    # -------------------------------------------------------------------- _memory.py
     (
         "_memory.py",
-        "(code == 1 or code == 0x62 or code == 0x42)",
-        "(code == 1 or code == 0x62 or code == 0x42 or code == 0x68)",
+        "(typecode == 1 or typecode == 0x62 or typecode == 0x42)",
+        "(typecode == 1 or typecode == 0x62 or typecode == 0x42 or typecode == 0x68)",
         "measure: array('h') taken as int8",
     ),
     (
         "_memory.py",
-        "(code == 1 or code == 0x62 or code == 0x42)",
-        "(code == 1 or code == 0x62 or code == 0x42 or code == 0x69)",
+        "(typecode == 1 or typecode == 0x62 or typecode == 0x42)",
+        "(typecode == 1 or typecode == 0x62 or typecode == 0x42 or typecode == 0x69)",
         "measure: array('i') taken as int8",
     ),
     (
         "_memory.py",
-        "(code == 1 or code == 0x62 or code == 0x42)",
-        "(code == 1 or code == 0x62)",
+        "(typecode == 1 or typecode == 0x62 or typecode == 0x42)",
+        "(typecode == 1 or typecode == 0x62)",
         "measure: array('B') refused",
     ),
     (
         "_memory.py",
-        "elif kind == INT32 and code == 0x69:",
-        "elif kind == INT32 and (code == 0x69 or code == 0x49):",
+        "elif kind == INT32 and typecode == 0x69:",
+        "elif kind == INT32 and (typecode == 0x69 or typecode == 0x49):",
         "measure: array('I') taken as int32",
     ),
     (
         "_memory.py",
-        "elif kind == INT32 and code == 0x69:",
-        "elif kind == INT32 and (code == 0x69 or code == 0x71):",
+        "elif kind == INT32 and typecode == 0x69:",
+        "elif kind == INT32 and (typecode == 0x69 or typecode == 0x71):",
         "measure: array('q') taken as int32",
     ),
     (
         "_memory.py",
-        "elif kind == INT32 and code == 0x69:",
-        "elif kind == INT32 and (code == 0x69 or type_ == facts[4]):",
+        "elif kind == INT32 and typecode == 0x69:",
+        "elif kind == INT32 and (typecode == 0x69 or typecode == 1):",
         "measure: bytes taken as int32",
     ),
     (
         "_memory.py",
-        "if type_ == facts[4] or type_ == facts[5]:",
-        "if type_ == facts[5]:",
+        "# bytes: read-only\n                    code = 1",
+        "# bytes: read-only\n                    code = 0",
         "measure: bytes refused",
     ),
     (
@@ -487,9 +633,9 @@ MUTANTS = [
     ),
     (
         "_memory.py",
-        "code = ptr8(header + word)[0] & 0x7F",
-        "code = ptr8(header + word)[0]",
-        "measure: memoryview's writable flag kept in the typecode",
+        "typecode = code & 0x7F",
+        "typecode = code",
+        "measure: the writable flag kept in the typecode",
     ),
     (
         "_memory.py",
@@ -499,22 +645,17 @@ MUTANTS = [
     ),
     (
         "_memory.py",
-        "size = ptr32(header + (word << 1))[0] << 2",
-        "size = ptr32(header + (word << 1))[0]",
-        "measure: int32 length not in bytes for the overlap test",
+        "size <<= 2  # in bytes",
+        "size <<= 1  # in bytes",
+        "measure: int32 length in halfwords for the overlap test",
     ),
     (
         "_memory.py",
-        "return -1 - i",
-        "return 0 - i",
+        "status = -1 - i",
+        "status = 0 - i",
         "measure: a wrong kind of out reported as success",
     ),
-    (
-        "_memory.py",
-        "first += offset",
-        "first += 0",
-        "measure: memoryview offset not added",
-    ),
+    ("_memory.py", "first += offset", "first += 0", "measure: memoryview offset not added"),
     (
         "_memory.py",
         "offset <<= 2",
@@ -523,47 +664,89 @@ MUTANTS = [
     ),
     (
         "_memory.py",
-        "elif first < end and start",
-        "elif first <= end and start",
+        "uint(first - start) < uint(length)",
+        "uint(first - start) <= uint(length)",
         "measure: an input right after out counts as overlapping",
     ),
     (
         "_memory.py",
-        "and start < first + size:",
-        "and start <= first + size:",
+        "uint(start - first) < uint(size)",
+        "uint(start - first) <= uint(size)",
         "measure: an input right before out counts as overlapping",
     ),
     (
         "_memory.py",
-        "elif first < end and start",
-        "elif first < end - 1 and start",
+        "uint(first - start) < uint(length)",
+        "uint(first - start) < uint(length - 1)",
         "measure: an overlap of out's last byte missed",
     ),
     (
         "_memory.py",
-        "and start < first + size:",
-        "and start < first + size - 1:",
+        "uint(start - first) < uint(size)",
+        "uint(start - first) < uint(size - 1)",
         "measure: an overlap of an input's last byte missed",
     ),
     (
         "_memory.py",
-        "mask |= 1 << i",
-        "mask |= 2 << i",
+        "status |= 1 << i",
+        "status |= 2 << i",
         "measure: overlap bit of the next input",
     ),
     (
         "_memory.py",
-        "    if start == end:\n        mask = 0",
-        "",
+        "elif i < 4 and length and size:",
+        "elif i < 4 and size:",
         "measure: an empty out can overlap",
     ),
     (
         "_memory.py",
-        "if kind == INT32:\n                size >>= 2",
-        "if kind == INT8:\n                size >>= 2",
-        "measure: int32 length left in bytes",
+        "0x69:  # 'i'\n                size = ptr32(header + (word << 1))[0]",
+        "0x69:  # 'i'\n                size = ptr32(header + (word << 1))[0] << 2",
+        "measure: int32 length read as bytes",
     ),
-    # ------------------------------------------------------------ the mechanisms
+    (
+        "_memory.py",
+        "offset <<= 2",
+        "offset <<= 1",
+        "measure: int32 memoryview offset scaled by 2 (the import check refuses it)",
+    ),
+    (
+        "_memory.py",
+        "offset = (ptr32(header + word)[0] >> 8) & 0xFFFFFF",
+        "offset = (ptr32(header + word)[0] >> 8) & 0xFFFF",
+        "measure: memoryview offsets of 16 bits",
+    ),
+    (
+        "_memory.py",
+        "or ptr32(header + (word << 1))[0] < FACTS",
+        "or ptr32(header + (word << 1))[0] < FACTS - 1",
+        "measure: facts one item short accepted",
+    ),
+    (
+        "_memory.py",
+        "or ptr32(header + (word << 1))[0] < SCRATCH + count - 4",
+        "or ptr32(header + (word << 1))[0] < SCRATCH + count - 5",
+        "measure: a frame one scratch buffer short accepted",
+    ),
+    (
+        "_memory.py",
+        "READ_ONLY = const(-2)",
+        "READ_ONLY = const(-1)",
+        "READ_ONLY equal to a wrong kind",
+    ),
+    (
+        "_memory.py",
+        "written = i == 0 or i > 3",
+        "written = i == 0 or i > 4",
+        "measure: scratch buffer 0 may be read-only",
+    ),
+    (
+        "_memory.py",
+        "where[1] = int(ptr8(a))",
+        "where[1] = int(ptr8(out))",
+        "measure_at: the input's address read from out",
+    ),
+    # ---------------------------------------------------------------- the mechanisms
     (
         "micro.py",
         'if facts[0] < head_dim:\n            short("output"',
@@ -602,16 +785,14 @@ MUTANTS = [
     ),
     (
         "linear.py",
-        "status = _memory.measure(output, query, None, None, _ATTEND, self._facts)\n"
-        "        if status:",
-        "status = _memory.measure(output, query, None, None, _ATTEND, self._facts)\n"
-        "        if status < 0:",
+        "status = _memory.measure(output, query, None, None, _ATTEND, frame)\n        if status:",
+        "status = _memory.measure(output, query, None, None, _ATTEND, frame)\n        if status < 0:",
         "attend: overlaps not refused",
     ),
     (
         "window.py",
-        "_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8)",
-        "_FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8)",
+        "_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8, _memory.INT32, _memory.INT32",
+        "_memory.INT32, _memory.INT8, _memory.INT8, 0, _memory.INT32, _memory.INT32",
         "window: values not measured",
     ),
     (
@@ -622,7 +803,7 @@ MUTANTS = [
     ),
     (
         "cache.py",
-        '        self._measure("values", self._values, key, value)\n',
+        '        self._measure("values", values, key, value)\n',
         "",
         "append: values buffer not measured",
     ),
@@ -632,7 +813,7 @@ MUTANTS = [
         "if facts[2] < width:",
         "append: a longer value accepted",
     ),
-    # ---------------------------------------------------------------- _layers.py
+    # -------------------------------------------------------------------- _layers.py
     (
         L,
         "y = ((a >> 16) * m + (1 << (s - 17)) + (((a & 0xFFFF) * m) >> 16)) >> (s - 16)",
@@ -741,47 +922,59 @@ MUTANTS = [
     (L, "    state[0] = x\n", "", "draw: generator state not advanced"),
     (L, "r = ((x >> 15) * total) >> 16", "r = ((x >> 16) * total) >> 16", "draw: u of 15 bits"),
     (L, "if run > r:", "if run >= r:", "draw: running sum compared with >="),
-    # ---------------------------------------------------------------- layers.py
+    (
+        L,
+        "half = 1 << (t - 1)\n    i = 0",
+        "half = (1 << (t - 1)) - 1\n    i = 0",
+        "rms_norm8: ties rounded down",
+    ),
+    (
+        L,
+        "        y = ((a >> 16) * m + (1 << (s - 17)) + (((a & 0xFFFF) * m) >> 16)) >> (s - 16)\n        if y > 127:",
+        "        y = ((a >> 16) * m + (1 << (s - 17)) - 1 + (((a & 0xFFFF) * m) >> 16)) >> (s - 16)\n        if y > 127:",
+        "requant8: ties rounded down",
+    ),
+    # --------------------------------------------------------------------- layers.py
     (
         "layers.py",
-        "if facts[0] != rows * cols:",
-        "if facts[0] < rows * cols:",
+        "if facts[1] != rows * cols:",
+        "if facts[1] < rows * cols:",
         "Linear: longer weights accepted",
     ),
     (
         "layers.py",
-        '        if facts[2] != self._rows * self._cols:\n            raise ValueError("weights: resized to %d int8 values" % facts[2])\n',
+        '        if facts[2] != rows * cols:\n            raise ValueError("weights: resized to %d int8 values" % facts[2])\n',
         "",
         "Linear: resized weights not checked",
     ),
     (
         "layers.py",
-        "if len(self._scales) != 2 * self._rows:",
-        "if len(self._scales) < 2 * self._rows:",
+        "if facts[3] != 2 * rows:",
+        "if facts[3] < 2 * rows:",
         "Linear: grown scales accepted",
     ),
     (
         "layers.py",
-        "if facts[1] < self._cols:",
-        "if facts[1] < self._cols - 1:",
+        "if facts[1] < cols:",
+        "if facts[1] < cols - 1:",
         "Linear: x one value short accepted",
     ),
     (
         "layers.py",
-        "if kinds & 3 and facts[0] < self._rows:",
-        "if kinds & 3 and facts[0] < self._rows - 1:",
+        "if kinds & 3 and facts[0] < rows:",
+        "if kinds & 3 and facts[0] < rows - 1:",
         "Linear: out one item short accepted",
     ),
     (
         "layers.py",
-        "if type(scales) is not array or _memory.typecode(scales, _check.WORD) != 0x69:",
-        "if type(scales) is not array:",
-        "check_scales: typecode not checked",
+        "_SCALES = _check.kinds(0, _INT32)",
+        "_SCALES = _check.kinds(0, _INT8)",
+        "check_scales: scales measured as int8",
     ),
     (
         "layers.py",
-        "if len(scales) != 2 * rows:",
-        "if len(scales) < 2 * rows:",
+        "if _frame[1][1] != 2 * rows:",
+        "if _frame[1][1] < 2 * rows:",
         "check_scales: longer scales accepted",
     ),
     (
@@ -816,8 +1009,8 @@ MUTANTS = [
     ),
     (
         "layers.py",
-        "_NARROW = _check.kinds(_memory.INT8, _memory.INT32)",
-        "_NARROW = _check.kinds(_memory.INT8, _memory.INT8)",
+        "_NARROW = _check.kinds(_INT8, _INT32)",
+        "_NARROW = _check.kinds(_INT8, _INT8)",
         "narrow: src measured as int8",
     ),
     (
@@ -826,99 +1019,35 @@ MUTANTS = [
         '_check.number("m", m, 0, MAX_MULT + 1)',
         "narrow: m = 2**15 accepted",
     ),
-    # ---------------------------------------------------------------- decoder.py
     (
-        D,
-        "for wq, wk, wv, wo, w1, w2, cache in self._layers:",
-        "for wq, wk, wv, wo, w1, w2, cache in reversed(self._layers):",
-        "feed: layers in reverse order",
+        "layers.py",
+        'self._frac = _check.number("frac", frac, 0, 7)',
+        'self._frac = _check.number("frac", frac, 0, 8)',
+        "RMSNorm: frac 8 accepted",
     ),
     (
-        D,
-        "for wq, wk, wv, wo, w1, w2, cache in self._layers:",
-        "for wk, wq, wv, wo, w1, w2, cache in self._layers:",
-        "feed: query and key projections swapped",
+        "layers.py",
+        'self._frac = _check.number("frac", frac, 0, 7)',
+        'self._frac = _check.number("frac", frac, 1, 7)',
+        "RMSNorm: frac 0 refused",
     ),
     (
-        D,
-        "_layers.add8(x, self._o, 0, d)\n            _layers.rms_norm8(x, hn, d, num, down)",
-        "_layers.rms_norm8(x, hn, d, num, down)",
-        "feed: attention residual missing",
+        "layers.py",
+        "MAX_NORM_DIM = const(16384)",
+        "MAX_NORM_DIM = const(16385)",
+        "RMSNorm: dim 16385 accepted",
     ),
-    (
-        D,
-        "            _layers.add8(x, self._o, 0, d)\n        _layers.rms_norm8",
-        "        _layers.rms_norm8",
-        "feed: feed-forward residual missing",
-    ),
-    (
-        D,
-        "_layers.relu8(self._f, f)",
-        "_layers.relu8(self._f, d)",
-        "feed: ReLU over dim items of the hidden layer",
-    ),
-    (
-        D,
-        'self._buffers["pos_emb"][0], pos * d, d)',
-        'self._buffers["pos_emb"][0], (pos + 1) * d, d)',
-        "feed: position embedding one row late",
-    ),
-    (
-        D,
-        "self._att, pos + 1, pos)",
-        "self._att, pos + 1, pos + 1)",
-        "feed: attention position one late",
-    ),
-    (
-        D,
-        'if pos >= h["context"]:',
-        'if pos > h["context"]:',
-        "feed: context-full check one late",
-    ),
-    (
-        D,
-        "if token == stop or self._pos >= context:",
-        "if token == stop or self._pos > context:",
-        "generate_into: stops one token after the context is full",
-    ),
-    (
-        D,
-        "self._top_k, self._temperature",
-        "self._top_k + 1, self._temperature",
-        "pick: top_k + 1 kept",
-    ),
-    (
-        D,
-        "not 0 <= top_k <= v:",
-        "not 0 <= top_k < v:",
-        "sampling: top_k = vocab refused",
-    ),
-    (
-        D,
-        "t = int(temperature * 256 + 0.5)",
-        "t = int(temperature * 256)",
-        "sampling: temperature truncated, not rounded",
-    ),
-    (
-        D,
-        "self._state[0] = seed & 0x7FFFFFFF",
-        "self._state[0] = seed & 0x3FFFFFFF",
-        "sampling: seed mod 2**30",
-    ),
-    (D, "            layer[6].clear()\n", "            pass\n", "reset: caches kept"),
-    # ---------------------------------------------------------------- modelfile.py
+    # ------------------------------------------------------------------ modelfile.py
     (
         F,
-        "    if values[0] != MAGIC:\n        raise ValueError(\n"
-        '            "model file: magic %r, expected %r (not a model file)" % (values[0], MAGIC)\n'
-        "        )\n",
+        '    if raw[:4] != MAGIC:\n        _refuse("magic %r, expected %r (not a model file)", bytes(raw[:4]), MAGIC)\n',
         "",
         "read_header: magic not checked",
     ),
     (
         F,
-        "if values[1] != VERSION:",
-        "if values[1] > VERSION:",
+        "    if version == 1:\n        values = struct.unpack(_V1, raw[:32])",
+        "    if version <= 1:\n        values = struct.unpack(_V1, raw[:32])",
         "read_header: version 0 accepted",
     ),
     (
@@ -933,18 +1062,8 @@ MUTANTS = [
         "if end - here < size - 1:",
         "_skip: data one byte short accepted",
     ),
-    (
-        F,
-        "if (r, c) != (rows, cols):",
-        "if r != rows:",
-        "_record: cols not checked",
-    ),
-    (
-        F,
-        "if s != scaled or reserved:",
-        "if s != scaled:",
-        "_record: reserved word not checked",
-    ),
+    (F, "if (r, c) != (rows, cols):", "if r != rows:", "_record: cols not checked"),
+    (F, "if s != scaled or reserved:", "if s != scaled:", "_record: reserved word not checked"),
     (
         F,
         'if h["context"] > MAX_CONTEXT:',
@@ -953,28 +1072,197 @@ MUTANTS = [
     ),
     (
         F,
-        '(("norm_frac", 7),',
-        '(("norm_frac", 8),',
+        '("norm_frac", 7),',
+        '("norm_frac", 8),',
         "read_header: norm_frac = 8 accepted",
     ),
     (
         F,
-        "if not 0 <= m <= MAX_MULT or not MIN_SHIFT <= s <= MAX_SHIFT:",
-        "if not 0 <= m <= MAX_MULT or not MIN_SHIFT <= s:",
+        "if not 0 <= m <= MAX_MULT or not low <= s <= high:",
+        "if not 0 <= m <= MAX_MULT or not low <= s:",
         "scan: s above MAX_SHIFT accepted",
     ),
     (F, "    if f.read(1):", "    if f.read(1) and False:", "scan: trailing bytes accepted"),
     (F, "return (size + 3) & ~3", "return (size + 3) & ~1", "padded: to 2 bytes"),
     (
         F,
-        "if values[13]:",
-        "if values[12]:",
+        "reserved = values[13]",
+        "reserved = values[12]",
         "read_header: reserved word read from the tensor count",
+    ),
+    (
+        F,
+        "        if not 1 <= h[name] <= limit:",
+        "        if not 0 <= h[name] <= limit:",
+        "read_header: counts of 0 accepted",
+    ),
+    (
+        F,
+        'for name in ("dim", "heads", "layers", "hidden", "context"):',
+        'for name in ("dim", "layers", "hidden", "context"):',
+        "read_header: heads not range-checked",
+    ),
+    (
+        F,
+        'for name in ("dim", "heads", "layers", "hidden", "context"):',
+        'for name in ("dim", "heads", "hidden", "context"):',
+        "read_header: layers not range-checked",
+    ),
+    (
+        F,
+        'for name in ("dim", "heads", "layers", "hidden", "context"):',
+        'for name in ("dim", "heads", "layers", "hidden"):',
+        "read_header: context not range-checked",
+    ),
+    (
+        F,
+        '    if reserved:\n        _refuse("reserved header word',
+        '    if reserved > 1:\n        _refuse("reserved header word',
+        "read_header: reserved header word 1 accepted",
+    ),
+    (
+        F,
+        "if not 0 <= m <= MAX_MULT or not low <= s <= high:",
+        "if not 1 <= m <= MAX_MULT or not low <= s <= high:",
+        "scan: m = 0 refused",
+    ),
+    (
+        F,
+        "if not 0 <= m <= MAX_MULT or not low <= s <= high:",
+        "if not 0 <= m <= MAX_MULT or not low < s <= high:",
+        "scan: s = MIN_SHIFT refused",
+    ),
+    # --------------------------------------------------------------------- _fixed.py
+    ("_fixed.py", "MIN_SHIFT = const(17)", "MIN_SHIFT = const(18)", "MIN_SHIFT: s = 17 refused"),
+    ("_fixed.py", "MIN_SHIFT = const(17)", "MIN_SHIFT = const(16)", "MIN_SHIFT: s = 16 accepted"),
+    ("_fixed.py", "MAX_SHIFT = const(40)", "MAX_SHIFT = const(39)", "MAX_SHIFT: s = 40 refused"),
+    (
+        "_fixed.py",
+        "MAX_MULT = const(32767)",
+        "MAX_MULT = const(32768)",
+        "MAX_MULT: m = 32768 accepted",
+    ),
+    (
+        "_fixed.py",
+        "MAX_MULT = const(32767)",
+        "MAX_MULT = const(32766)",
+        "MAX_MULT: m = 32767 refused",
+    ),
+    (
+        "_fixed.py",
+        "while isqrt(dim << (2 * k + 2)) < 0x40000000:",
+        "while isqrt(dim << (2 * k + 2)) <= 0x40000000:",
+        "norm_constants: num may reach 2**30",
+    ),
+    (
+        "_fixed.py",
+        "return isqrt(dim << (2 * k)), k - frac",
+        "return isqrt(dim << (2 * k)), k - frac + 1",
+        "norm_constants: down one too large",
+    ),
+    (
+        "_fixed.py",
+        "y = (x + v // x) >> 1",
+        "y = (x + v // x + 1) >> 1",
+        "isqrt: Newton step rounded up",
+    ),
+    (
+        "_fixed.py",
+        "    if v < 2:\n        return v",
+        "    if v < 2:\n        return 1",
+        "isqrt: isqrt(0) = 1",
+    ),
+    # --------------------------------------------------------------------- decoder.py
+    # The decoder was just rewritten (a plan run by _step.py) and will change again:
+    # its mutants are few, in the checks and the Python around the kernels, and
+    # kept apart here so that they are easy to follow when it does.
+    (
+        D,
+        "if token == stop or self._pos >= context:",
+        "if token == stop or self._pos > context:",
+        "generate_into: stops one token after the context is full",
+    ),
+    (
+        D,
+        "self._top_k, self._temperature",
+        "self._top_k + 1, self._temperature",
+        "pick: top_k + 1 kept",
+    ),
+    (D, "not 0 <= top_k <= v:", "not 0 <= top_k < v:", "sampling: top_k = vocab refused"),
+    (
+        D,
+        "t = int(temperature * 256 + 0.5)",
+        "t = int(temperature * 256)",
+        "sampling: temperature truncated, not rounded",
+    ),
+    (
+        D,
+        "self._frame[_RNG][0] = seed & 0x7FFFFFFF",
+        "self._frame[_RNG][0] = seed & 0x3FFFFFFF",
+        "sampling: seed mod 2**30",
+    ),
+    (
+        D,
+        "def sampling(self, temperature=0, top_k=0, seed=1):",
+        "def sampling(self, temperature=0, top_k=0, seed=0):",
+        "sampling: seed defaults to 0",
+    ),
+    (
+        D,
+        "if not 0 <= pos < context:",
+        "if not 0 <= pos <= context:",
+        "feed: context-full check one late",
+    ),
+    (
+        D,
+        "if not 0 <= token < vocab:",
+        "if not 0 <= token <= vocab:",
+        "feed: token = vocab accepted",
+    ),
+    (
+        D,
+        '        """Forget the context: the next token fed is at position 0."""\n        self._pos = 0',
+        '        """Forget the context: the next token fed is at position 0."""\n        self._pos = 1',
+        "reset: position 1",
+    ),
+    (
+        D,
+        "        plan.blob.size, plan.state.size, 4 * v,",
+        "        plan.state.size, 4 * v,",
+        "ram_needed: the blob not counted",
+    ),
+    (
+        "model.py",
+        "if 0 <= free < need:",
+        "if 0 <= free < need // 2:",
+        "load: half the RAM needed is enough",
+    ),
+    (
+        D,
+        "            if j < 0:",
+        "            if j < 1:",
+        "encode: the first character of the vocabulary refused",
+    ),
+    (
+        D,
+        'room = self._h["context"] - len(ids) + 1',
+        'room = self._h["context"] - len(ids)',
+        "generate: one token fewer than the context holds",
+    ),
+    (
+        D,
+        'if len(prompt) < 1 or len(prompt) > self._h["context"]:',
+        'if len(prompt) < 1 or len(prompt) >= self._h["context"]:',
+        "generate_into: a prompt that fills the context refused",
+    ),
+    (
+        D,
+        "stop_id = -1 if stop is None else _index(names, stop)",
+        "stop_id = 0 if stop is None else _index(names, stop)",
+        "generate: no stop taken as token 0",
     ),
 ]
 
 EQUIVALENT = {
-    "linear_finish_scaled: complement of the low word",
     "rows: all the rows refused",
-    "feed: attention position one late",
 }

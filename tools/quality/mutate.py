@@ -9,8 +9,11 @@ Each mutant replaces one snippet of firmware/attention/ that must occur exactly 
 (the run stops before testing anything if one does not). The tests run in a temporary
 copy of firmware/, host_tests/ and tools/, so the working tree is never modified, even
 when the run is interrupted. A mutant is `caught` when the tests fail or time out, and
-`survived` when they pass. Prints `mutation score: K of N` last; exits 1 if a mutant
-survived that tools/quality/mutants.py does not list as equivalent.
+`survived` when they pass. Before any mutant, the tests must pass on the copy as it is
+and on the copy with a comment added to a firmware file: a test that fails on any edit
+of firmware/ (a hash of it, say) is deselected (DESELECTED), or every mutant would count
+as caught. Prints `mutation score: K of N` last; exits 1 if a mutant survived that
+tools/quality/mutants.py does not list as equivalent.
 """
 
 import argparse
@@ -38,10 +41,13 @@ TESTS = (
     "host_tests/firmware/test_errors.py",
     "host_tests/firmware/test_safety.py",
     "host_tests/firmware/test_boundaries.py",
+    "host_tests/firmware/test_headers.py",
+    "host_tests/firmware/test_limits.py",
     "host_tests/firmware/test_fixtures.py",
     "host_tests/firmware/test_beyond.py",
     "host_tests/firmware/test_properties.py",
     "host_tests/firmware/test_blocks.py",
+    "host_tests/firmware/test_scaled.py",
     "host_tests/firmware/test_unix_port.py",
     "host_tests/quality/test_fuzz.py",
     "host_tests/machine_code/test_qemu.py",  # skips itself when QEMU is not installed
@@ -49,8 +55,10 @@ TESTS = (
 # The model's tests: for a mutant of the model's files they run first, then the rest.
 MODEL_FILES = ("_layers.py", "layers.py", "decoder.py", "modelfile.py", "_fixed.py")
 MODEL_TESTS = (
+    "host_tests/language_model/test_modelfile.py",
     "host_tests/language_model/test_layers.py",
     "host_tests/language_model/test_decoder.py",
+    "host_tests/language_model/test_generate.py",
     "host_tests/machine_code/test_qemu_layers.py",  # skips itself when QEMU is not installed
     "host_tests/language_model/test_eval.py",
 )
@@ -67,6 +75,14 @@ DESELECTED = (
     "requant_without_sign_extension_differs",
 )
 DESELECT = " and ".join("not " + name for name in DESELECTED)
+LOG = "pytest.log"  # in each copy: the output of its last test run
+
+
+def failures(tree):
+    """The failure lines of the last test run in tree, for a run that must pass."""
+    with open(os.path.join(tree, LOG)) as f:
+        lines = f.read().splitlines()
+    return [line for line in lines if line.startswith(("FAILED", "ERROR", "E "))][:12]
 
 
 def check(mutants):
@@ -109,9 +125,8 @@ def run_tests(tree, timeout, tests=TESTS + MODEL_TESTS):
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
     command += ["--hypothesis-seed=0", "--hypothesis-profile=mutate", "-k", DESELECT, *tests]
     start = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with open(os.path.join(tree, LOG), "w") as log:  # the last run's output, for a failure
+        process = subprocess.Popen(command, cwd=tree, stdout=log, stderr=subprocess.STDOUT)
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -123,6 +138,21 @@ def run_tests(tree, timeout, tests=TESTS + MODEL_TESTS):
             process.kill()
             process.wait()
     return ("passed" if code == 0 else "failed"), time.monotonic() - start
+
+
+def run_edited(tree, timeout):
+    """run_tests with a comment appended to one firmware file: an edit that changes no
+    behaviour, which every test but those deselected must pass."""
+    full = os.path.join(tree, PACKAGE, "_kernels.py")
+    with open(full) as f:
+        source = f.read()
+    with open(full, "w") as f:
+        f.write(source + "\n# an edit that changes no behaviour\n")
+    try:
+        return run_tests(tree, timeout)
+    finally:
+        with open(full, "w") as f:
+            f.write(source)
 
 
 def mutate_and_test(tree, mutant, timeout):
@@ -147,7 +177,12 @@ def main():
         help="only mutants whose file or description contains this (repeatable)",
     )
     parser.add_argument("-j", type=int, default=os.cpu_count() or 1, help="parallel runs")
-    parser.add_argument("--timeout", type=float, default=180, help="seconds per mutant")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=180,
+        help="seconds per mutant, at least twice what the unmutated tests take",
+    )
     parser.add_argument("--list", action="store_true", help="check and print the mutants")
     args = parser.parse_args()
 
@@ -174,13 +209,45 @@ def main():
             os.makedirs(tree)
             copy_tree(tree)
             trees.put(tree)
-        tree = trees.get()
-        outcome, seconds = run_tests(tree, args.timeout * 3)
-        trees.put(tree)
+        # The unmutated tree must pass, and so must one with an edit that changes no
+        # behaviour (a test that fails on any edit of firmware/ would catch every mutant).
+        first = [trees.get() for _ in range(trees.qsize())]
+        checks = {}
+
+        def check_run(edited, tree):
+            checks[edited] = (run_edited if edited else run_tests)(tree, args.timeout * 5)
+
+        if len(first) > 1:
+            runs = [
+                threading.Thread(target=check_run, args=(e, t)) for e, t in enumerate(first[:2])
+            ]
+            for run in runs:
+                run.start()
+            for run in runs:
+                while run.is_alive():
+                    run.join(0.5)
+        else:
+            check_run(0, first[0])
+            check_run(1, first[0])
+        for tree in first:
+            trees.put(tree)
+        outcome, seconds = checks[0]
         if outcome != "passed":
             print("mutate: the tests fail without any mutant (%s)" % outcome, file=sys.stderr)
+            print("\n".join(failures(first[0])), file=sys.stderr)
             return 2
-        print("unmutated tests pass in %.0f s; %d mutants" % (seconds, len(mutants)))
+        if checks[1][0] != "passed":
+            print(
+                "mutate: the tests fail after an edit of firmware/ that changes no behaviour "
+                "(%s): deselect the test that does (DESELECTED)" % checks[1][0],
+                file=sys.stderr,
+            )
+            print("\n".join(failures(first[1] if len(first) > 1 else first[0])), file=sys.stderr)
+            return 2
+        # A mutant the tests miss runs them all: only a run far longer than that is a hang.
+        timeout = max(args.timeout, 2 * seconds)
+        print("unmutated tests pass in %.0f s, and with an edit that changes nothing" % seconds)
+        print("%d mutants, %.0f s each at most" % (len(mutants), timeout))
 
         results = [None] * len(mutants)
         lock = threading.Lock()
@@ -195,7 +262,7 @@ def main():
                     number = todo.get_nowait()
                 except queue.Empty:
                     return
-                outcome, seconds = mutate_and_test(tree, mutants[number], args.timeout)
+                outcome, seconds = mutate_and_test(tree, mutants[number], timeout)
                 results[number] = outcome
                 path, _, _, description = mutants[number]
                 verdict = "survived" if outcome == "passed" else "caught"

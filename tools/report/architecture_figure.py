@@ -34,12 +34,16 @@ FOLDERS = {
     "machine_code": "mpy reader, QEMU runner, instruction counts",
     "quality": "mutation testing, the fuzzer's runner",
     "report": "bench, figures, task accuracy",
-    "ports": "32-bit MicroPython built from source, the suite on each",
+    "ports": "32-bit MicroPython from source, the suite on each",
 }
 # host_tests/<folder>: what it checks, and through what.
 TESTS = (
     ("firmware", "the package through the 32-bit shim and", "the unix port; edge cases; fixtures"),
-    ("machine_code", "the ESP32 machine code: mpy-cross,", "QEMU runs against the unix port"),
+    (
+        "machine_code",
+        "the ESP32 and RP2 machine code: mpy-cross,",
+        "QEMU runs against the unix port",
+    ),
     ("language_model", "layers and decoder against the", "numpy int8 model; the task"),
     ("board", "the board path: boards, deploy, make,", "the virtual board with mpremote"),
     ("quality", "hostile calls on the unix port;", "the tools' import rules"),
@@ -89,19 +93,22 @@ def folder_imports(tools=TOOLS):
     return out
 
 
-def floors_up(svg, x, y, levels, captions):
-    """A row of boxes per floor, the ground floor at the bottom."""
-    rows = max(levels.values()) + 1
-    for level in range(rows):
-        top = y + (rows - 1 - level) * 58
+def floors_up(svg, x, y, levels, captions, width=340):
+    """A band of boxes per floor, the ground floor at the bottom, each band wrapped to width;
+    returns the y below the ground floor."""
+    for level in range(max(levels.values()), -1, -1):
         caption = captions[level] if level < len(captions) else "floor %d" % level
-        svg.text(x, top + 11, caption, size=11, color="#555555")
-        left = x
+        svg.text(x, y + 11, caption, size=11, color="#555555")
+        left, top = x, y + 16
         for name in sorted(n for n, v in levels.items() if v == level):
             w = 14 + 7.2 * len(name)
-            svg.rect(left, top + 16, w, 24, FILLS[level % len(FILLS)])
-            svg.text(left + 7, top + 32, name, size=12)
+            if left > x and left + w > x + width:  # the next line of this floor
+                left, top = x, top + 30
+            svg.rect(left, top, w, 24, FILLS[level % len(FILLS)])
+            svg.text(left + 7, top + 16, name, size=12)
             left += w + 6
+        y = top + 24 + 18
+    return y
 
 
 def boxes(svg, x, y, width, entries):
@@ -114,20 +121,21 @@ def boxes(svg, x, y, width, entries):
         for i, line in enumerate(lines):
             svg.text(x + 6, y + 15 + 14 * i, line, size=11, weight="normal" if i else "bold")
         y += 14 + 14 * len(lines)
+    return y
 
 
 def draw():
     svg = Svg(1040, 500, "The house: firmware floors, host tools by job, test folders")
     svg.text(20, 28, "firmware/attention/: what a board runs", size=14, weight="bold")
     svg.text(20, 46, "a module imports only modules on the floors below it", size=11)
-    floors_up(svg, 20, 60, floors(firmware_imports()), FIRMWARE_FLOORS)
+    bottom = floors_up(svg, 20, 56, floors(firmware_imports()), FIRMWARE_FLOORS)
     notes = (
         "A buffer's way: a public method, then _memory.measure",
         "(its kind, length and overlaps, one viper call), then",
         "the kernel. Nothing here imports tools/ or host_tests/.",
     )
     for i, note in enumerate(notes):
-        svg.text(20, 300 + 16 * i, note, size=11)
+        svg.text(20, bottom + 4 + 16 * i, note, size=11)
 
     svg.text(380, 28, "tools/: host programs by job", size=14, weight="bold")
     svg.text(380, 46, "a folder imports only the folders below it", size=11)
@@ -143,7 +151,7 @@ def draw():
     device = ["device/: scripts that run ON a target", "on: the firmware only; board/target.py"]
     device.append("joins a script and the helpers it names")
     entries.append(("run on the unix port or a board", device, "#eeeeee"))
-    boxes(svg, 380, 56, 300, entries)
+    tools_bottom = boxes(svg, 380, 56, 300, entries)
 
     svg.text(720, 28, "host_tests/: what each folder checks", size=14, weight="bold")
     svg.text(720, 46, "conftest.py: the shim, sys.path, shared helpers", size=11)
@@ -151,7 +159,8 @@ def draw():
         (None, [name + "/", *lines], FILLS[i % len(FILLS)])
         for i, (name, *lines) in enumerate(TESTS)
     ]
-    boxes(svg, 720, 62, 300, entries)
+    tests_bottom = boxes(svg, 720, 62, 300, entries)
+    svg.resize(int(max(bottom + 16 * len(notes), tools_bottom, tests_bottom)) + 12)
     return svg.render()
 
 

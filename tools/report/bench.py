@@ -54,7 +54,8 @@ def mpy_table(sizes):
     names = sorted(sizes[arches[0]])
     rows = [[name, source_size(name)] + [sizes[a][name] for a in arches] for name in names]
     rows.append(["total", sum(r[1] for r in rows)] + [sum(sizes[a].values()) for a in arches])
-    return table(["file", ".py source"] + [a + " .mpy" for a in arches], rows, "l" + "r" * 4)
+    head = ["file", ".py source"] + [a + " .mpy" for a in arches]
+    return table(head, rows, "l" + "r" * (1 + len(arches)))
 
 
 def loops_table(loops):

@@ -62,26 +62,21 @@ def boards_table(folder=ROOT / "boards"):
     rows = []
     for path in sorted(Path(folder).glob("*.json")):
         b = json.loads(path.read_text())
+        if b.get("flash") == "uf2":
+            flashed = "its USB drive `%s`" % b["drive"]
+        else:
+            flashed = "esptool, %s, %s baud" % (b["flash_offset"], b["baud"])
         rows.append(
             (
                 "`%s`" % path.stem,
                 b["chip"].upper().replace("ESP32", "ESP32-").rstrip("-"),
                 b["mpy_arch"],
-                b["flash_offset"],
-                b["baud"],
+                flashed,
                 b["micropython_board"],
                 b["min_micropython"],
             )
         )
-    head = (
-        "board",
-        "chip",
-        "`-march`",
-        "flash offset",
-        "baud",
-        "MicroPython",
-        "oldest release we trust",
-    )
+    head = ("board", "chip", "`-march`", "flashed with", "MicroPython", "oldest release we trust")
     return table(head, rows)
 
 

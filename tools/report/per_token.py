@@ -34,6 +34,9 @@ from machine_code.kernel_loops import CPI, ESP32_MHZ, table
 from tinylm import model_file
 
 C3_MHZ = 160  # the ESP32-C3's clock; the ESP32 and ESP32-S3 run at ESP32_MHZ (240)
+# The ESP32 code these figures are for (`python tools/machine_code/token_counts.py --arch
+# armv6m` counts the RP2040's, and --arch armv7emsp the RP2350's, the same way).
+ESP32_ARCHES = ("xtensawin", "rv32imc")
 # Larger shapes, random weights (vocab: the format's limit of 256). stories260K is the
 # shape of llama2.c's tinyllamas checkpoint that esp32-llm runs (its vocab is 512 and
 # its feed-forward is SwiGLU with 3 matrices and 4 key/value heads; this format has a
@@ -142,7 +145,7 @@ def us(instructions, mhz):
 def shipped_report(firmware):
     rec = token_counts.record()
     columns, totals, kept = [], {}, {}
-    for arch in qemu_run.ARCHS:
+    for arch in ESP32_ARCHES:
         counts = token_counts.replay(rec, arch)
         kept[arch] = counts
         mean = token_counts.per_token(rec, counts)
@@ -347,7 +350,7 @@ def shape_counts(name, shape, firmware, folder):
     positions = sample_positions(t)
     rec = token_counts.record(path, bytes([1]), t, sample=positions)
     found = {"h": h, "positions": positions}
-    for arch in qemu_run.ARCHS:
+    for arch in ESP32_ARCHES:
         counts = token_counts.replay(rec, arch)
         found[arch] = {p: counts[p] for p in positions}
     if firmware is not None:
@@ -368,19 +371,19 @@ def shapes_report(firmware):
     for name, f in found.items():
         h, positions = f["h"], f["positions"]
         t = h["context"]
-        total = {a: {p: sum(f[a][p].values()) for p in positions} for a in qemu_run.ARCHS}
+        total = {a: {p: sum(f[a][p].values()) for p in positions} for a in ESP32_ARCHES}
         for p in positions:
             m = macs(h, p)
             row = [name, p, m]
-            for arch in qemu_run.ARCHS:
+            for arch in ESP32_ARCHES:
                 row += ["%.0f" % total[arch][p], "%.2f" % (total[arch][p] / m)]
             if "whole" in f:
                 row += ["%.0f" % f["whole"][p], "%.2f" % (f["whole"][p] / m)]
             rows.append(row)
         mean_macs = interpolated_mean({p: macs(h, p) for p in positions}, t)
-        means = {a: interpolated_mean(total[a], t) for a in qemu_run.ARCHS}
+        means = {a: interpolated_mean(total[a], t) for a in ESP32_ARCHES}
         row = [name, "mean 0..%d" % (t - 1), "%.0f" % mean_macs]
-        for arch in qemu_run.ARCHS:
+        for arch in ESP32_ARCHES:
             row += ["%.0f" % means[arch], "%.2f" % (means[arch] / mean_macs)]
         whole = None
         if "whole" in f:
@@ -423,7 +426,7 @@ def shapes_report(firmware):
              "%.1f" % (per_row / h["heads"] / (2 * hd))]
         )  # fmt: skip
     head = ["shape", "position", "MACs"]
-    for arch in qemu_run.ARCHS:
+    for arch in ESP32_ARCHES:
         head += [f"{arch}", "per MAC"]
     if any(len(r) > 7 for r in rows):
         head += ["RV32 whole", "per MAC"]
@@ -491,11 +494,11 @@ def main(argv=None):
     ap.add_argument("--shapes", action="store_true", help="larger shapes of random weights")
     ap.add_argument("--rv32-firmware", help="a VIRT_RV32 firmware.elf (default: $RV32_FIRMWARE)")
     args = ap.parse_args(argv)
-    missing = qemu_run.missing_tools()
+    missing = [t for a in ESP32_ARCHES for t in qemu_run.missing_tools(a)]
     if missing:
         print(
             "per token: skipped, not installed: %s; %s"
-            % (", ".join(missing), qemu_run.INSTALL_HINT)
+            % (", ".join(dict.fromkeys(missing)), qemu_run.install_hint(*ESP32_ARCHES))
         )
         return 0
     firmware = rv32_port.find_firmware(args.rv32_firmware)

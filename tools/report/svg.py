@@ -26,6 +26,15 @@ class Svg:
             "<rect width='100%' height='100%' fill='white'/>",
         ]
 
+    def resize(self, height):
+        """Set the height once the drawing knows how tall it is."""
+        self.parts[0] = (
+            self.parts[0]
+            .replace("height='%d'" % self.height, "height='%d'" % height)
+            .replace("0 0 %d %d'" % (self.width, self.height), "0 0 %d %d'" % (self.width, height))
+        )
+        self.height = height
+
     def text(self, x, y, s, anchor="start", size=12, weight="normal", color="#222222"):
         self.parts.append(
             "<text x='%s' y='%s' text-anchor='%s' font-size='%d' font-weight='%s' fill='%s'>"
