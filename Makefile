@@ -14,6 +14,7 @@
 ## BAUD=115200          flash: write speed (default: the board's, 460800); lower it if writing fails
 ## FIXTURE=file.json    record: where to write (default: host_tests/fixtures/<chip>-<arch>.json)
 ## SEED=5 CALLS=20000    fuzz: the seed to replay and how many calls (VERBOSE=1 prints every call)
+## FULL=1               eval: also every string of 1..8 letters through the reversal model (int8 and float, by length)
 ## PYTHON3=python3.12   the host Python that creates .venv (CPython 3.10 or newer; default python3)
 ## RV32_FIRMWARE=fw.elf inspect, bench: a qemu-port VIRT_RV32 MicroPython for whole-token counts (default: build/ports/)
 ## MICROPYTHON_SRC=~/micropython  ports: a MicroPython source tree to build the 32-bit interpreters from
@@ -175,15 +176,20 @@ inspect: $(STAMP) ## instructions per inner-loop iteration of every kernel on xt
 mutate: $(STAMP) ## plant each bug of tools/quality/mutants.py in a copy of firmware/: caught or survived, and the score
 	$(PYTHON) tools/quality/mutate.py
 
-train: $(TRAIN_STAMP) ## train the shipped model (torch, CPU, fixed seeds), then quantise it into firmware/attention/reverse.bin
-	$(PYTHON) tools/tinylm/train.py --out tools/tinylm/reverse.npz
-	$(PYTHON) tools/tinylm/convert.py tools/tinylm/reverse.npz firmware/attention/reverse.bin
+train: $(TRAIN_STAMP) ## train both shipped models (torch, CPU, fixed seeds), then export them to firmware/attention/{reverse,gesture}.bin
+	$(PYTHON) tools/tinylm/train.py reverse --float-out tools/tinylm/reverse-float.npz --out tools/tinylm/reverse.npz
+	$(PYTHON) tools/tinylm/data.py reverse build/data
+	$(PYTHON) tools/tinylm/export.py tools/tinylm/reverse.npz firmware/attention/reverse.bin --calibration build/data/reverse-calibration.npz --held-out build/data/reverse-held-out.npz --method mse --version 1
+	$(PYTHON) tools/tinylm/train.py gesture --out tools/tinylm/gesture.npz
+	$(PYTHON) tools/tinylm/data.py gesture build/data
+	$(PYTHON) tools/tinylm/export.py tools/tinylm/gesture.npz firmware/attention/gesture.bin --calibration build/data/gesture-calibration.npz --held-out build/data/gesture-held-out.npz
+	$(PYTHON) tools/board/boards.py dist
 
-eval: $(STAMP) ## the shipped model on 200 held-out examples on the unix port, or on PORT= (deployed first): int8 against float accuracy
+eval: $(STAMP) ## both shipped models on held-out data on the unix port, or on PORT= (deployed first): int8 against float accuracy (FULL=1: every reversal string)
 ifneq ($(PORT),)
 	$(MAKE) deploy PORT=$(PORT)
 endif
-	$(PYTHON) tools/report/eval_model.py $(if $(PORT),--port $(PORT))
+	$(PYTHON) tools/report/eval_model.py $(if $(PORT),--port $(PORT)) $(if $(FULL),--full)
 
 vboard: $(STAMP) ## a virtual board on a pseudo-terminal (prints its path first), until Ctrl-C: 110 KB heap, files in VBOARD_DIR
 	@$(PYTHON) tools/vboard/vboard.py --root $(VBOARD_DIR) --heap $(or $(HEAP),110K) $(if $(MICROPYTHON),--micropython $(MICROPYTHON))

@@ -124,6 +124,8 @@ def read_header(f):
         )  # fmt: skip
     if not decoder and not h["pooling"]:
         _refuse("a classifier needs pooling 1 (mean) or 2 (a class token)")
+    if not decoder and not h["input"]:
+        _refuse("a classifier reads frames (input 1); one of token ids (input 0) is not run")
     if (h["features"] != 0) != (h["input"] == 1) or h["features"] > MAX_SIZE:
         _refuse("features = %d for input %d", h["features"], h["input"])
     if h["tensors"] != count(h):

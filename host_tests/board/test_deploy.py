@@ -20,6 +20,7 @@ pytestmark = needs_board_tools
 
 SOURCES = REPO / "firmware" / "attention"
 MODULES = sorted(p.stem for p in SOURCES.glob("*.py"))
+MODELS = sorted(p.name for p in SOURCES.glob("*.bin"))  # the shipped model files
 NEW = version.project()
 IMPORT = "import attention; print(attention.__version__, attention.__file__)"
 
@@ -68,7 +69,7 @@ def test_deploy_puts_the_mpy_files_of_the_boards_chip_and_names_both_versions(tm
         assert "on the board: no /lib/attention" in done.stdout
         assert "from this checkout: attention %s, the x64 .mpy files" % NEW in done.stdout
         assert "holds attention %s (a first install)" % NEW in done.stdout
-        assert sorted(package(root)) == sorted([m + ".mpy" for m in MODULES] + ["reverse.bin"])
+        assert sorted(package(root)) == sorted([m + ".mpy" for m in MODULES] + MODELS)
         out = mpremote((port, root), "exec", IMPORT).stdout.split()
         assert out == [NEW, "/lib/attention/__init__.mpy"]
 
@@ -139,7 +140,7 @@ def test_uninstall_says_what_it_removed_or_that_nothing_was_there(tmp_path):
         assert make("deploy", "PORT=" + port).returncode == 0
         done = make("uninstall", "PORT=" + port)
         assert done.returncode == 0, done.stdout + done.stderr
-        count = len(MODULES) + 1
+        count = len(MODULES) + len(MODELS)
         said = "removed /lib/attention (attention %s (%d files, .mpy))" % (NEW, count)
         assert said in done.stdout
         assert package(root) == {}
@@ -149,9 +150,9 @@ def test_uninstall_says_what_it_removed_or_that_nothing_was_there(tmp_path):
 
 
 def board_package_is_the_sources(root):
-    """The board holds exactly the .py sources and reverse.bin, and they import."""
+    """The board holds exactly the .py sources and the model files, and they import."""
     files = package(root)
-    assert sorted(files) == sorted([m + ".py" for m in MODULES] + ["reverse.bin"])
+    assert sorted(files) == sorted([m + ".py" for m in MODULES] + MODELS)
     for name, data in files.items():
         assert (
             hashlib.sha256(data).digest() == hashlib.sha256((SOURCES / name).read_bytes()).digest()

@@ -25,11 +25,15 @@ def test_a_check_the_heap_cannot_hold_is_skipped_never_failed(monkeypatch):
     assert last and int(last.group(1)) + int(last.group(2)) == 30, lines[-1]
     skipped = [line for line in lines if line.startswith("skipped")]
     assert len(skipped) == int(last.group(2))
-    assert "skipped linear dim 64 n 300: needs about 37.5 KB of heap" in skipped[-1]
-    for line in skipped:  # the heap it needs, the heap the target has (64 KB as it counts it)
+    # The largest check cannot fit; which smaller ones also run out depends on how much
+    # heap the interpreter's own strings take (the path of the checkout, for one).
+    assert any("skipped linear dim 64 n 300: needs about 37.5 KB of heap" in s for s in skipped)
+    for line in skipped:  # the heap it needs (or that it ran out), the heap the target has
         assert re.fullmatch(
-            r"skipped .*: needs about .* KB of heap .*the target has .* free of 6\d\.\d KB", line
-        )
+            r"skipped .*: (needs about .* KB of heap|ran out of heap).*"
+            r"; the target has .* free of 6\d\.\d KB",
+            line,
+        ), line
     assert "FAIL" not in done.stdout and "self-check failed" not in done.stdout + done.stderr
 
 

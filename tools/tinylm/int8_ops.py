@@ -3,6 +3,10 @@
 An independent reading of the formulas in firmware/attention/_layers.py,
 _kernels.py and docs/model-format.md: the oracle of the host tests and the
 engine of int8_model.py. Nothing here imports the firmware.
+
+The functions take one vector or a batch of them (the last axis is the vector's);
+products of int8 are summed in float64, which holds every such sum exactly (|sum| <
+2**53), so the batched forms run on BLAS and stay exact.
 """
 
 import math
@@ -27,8 +31,15 @@ def requant(acc, scales):
 
 
 def matvec(weights, x):
-    """int32 accumulators of weights (rows, cols) int8 times x (cols) int8."""
-    return np.asarray(weights, dtype=np.int64) @ np.asarray(x, dtype=np.int64)
+    """int32 accumulators of weights (rows, cols) int8 times x (cols) int8.
+
+    x may be a batch (..., cols): the result is then (..., rows).
+    """
+    x = np.asarray(x)
+    if x.ndim == 1:
+        return np.asarray(weights, dtype=np.int64) @ x.astype(np.int64)
+    exact = x.astype(np.float64) @ np.asarray(weights, dtype=np.float64).T
+    return np.rint(exact).astype(np.int64)
 
 
 def linear8(weights, scales, x):
@@ -45,18 +56,41 @@ def norm_constants(dim, frac):
 
 
 def rms_norm(x, num, down):
-    """x / rms(x) in Q(frac), in the board's integer steps (see _layers.rms_norm8)."""
+    """x / rms(x) in Q(frac), in the board's integer steps (see _layers.rms_norm8).
+
+    x: one int8 vector or a batch (..., n), each normalised on its own.
+    """
     x = np.asarray(x, dtype=np.int64)
-    ss = int((x * x).sum())
-    if ss == 0:
-        return np.zeros_like(x)
-    e = 0
-    while ss < 2**28:
-        ss <<= 2
-        e += 1
-    inv = num // math.isqrt(ss)
-    t = down - e
-    return saturate8((x * inv + (1 << (t - 1))) >> t)
+    if x.ndim == 1:
+        ss = int((x * x).sum())
+        if ss == 0:
+            return np.zeros_like(x)
+        e = 0
+        while ss < 2**28:
+            ss <<= 2
+            e += 1
+        inv = num // math.isqrt(ss)
+        t = down - e
+        return saturate8((x * inv + (1 << (t - 1))) >> t)
+    ss = (x * x).sum(-1, keepdims=True)
+    e = np.zeros_like(ss)
+    for _ in range(16):
+        low = (ss > 0) & (ss < 2**28)
+        if not low.any():
+            break
+        ss = np.where(low, ss << 2, ss)
+        e += low
+    inv = np.where(ss > 0, num // np.maximum(isqrt(ss), 1), 0)
+    t = np.where(ss > 0, down - e, 1)
+    return saturate8((x * inv + (np.int64(1) << (t - 1))) >> t)
+
+
+def isqrt(v):
+    """floor(sqrt(v)) of each item of an int64 array below 2**52."""
+    v = np.asarray(v, dtype=np.int64)
+    r = np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
+    r = np.where(r * r > v, r - 1, r)
+    return np.where((r + 1) * (r + 1) <= v, r + 1, r)
 
 
 def softmax_exp2(scores, shift):
@@ -84,6 +118,29 @@ def softmax_exp2(scores, shift):
     return [((e << 8) + (total >> 1)) // total for e in es]
 
 
+EXP2_TABLE = np.array(EXP2, dtype=np.int64)
+
+
+def softmax_exp2_rows(scores, shift, valid=None):
+    """softmax_exp2 of every row (last axis) of scores at once; valid (a boolean array
+    broadcast to scores) leaves items out, as if the row held only the valid ones."""
+    s = np.asarray(scores, dtype=np.int64)
+    if valid is None:
+        valid = np.ones(s.shape, dtype=bool)
+    valid = np.broadcast_to(valid, s.shape)
+    if valid.sum(-1).max(initial=0) > 32767:
+        raise ValueError("softmax_exp2_rows: rows of at most 32767 items")
+    top = np.where(valid, s, np.int64(-(2**62))).max(-1, keepdims=True)
+    keep = valid & (s >= top - (17 << shift))
+    z = np.where(keep, ((top - s) * 23637) >> shift, 0)
+    frac = z & 0x3FFF
+    a = EXP2_TABLE[frac >> 8]
+    b = EXP2_TABLE[(frac >> 8) + 1]
+    e = np.where(keep, (a - (((a - b) * (frac & 0xFF)) >> 8)) >> (z >> 14), 0)
+    total = e.sum(-1, keepdims=True)
+    return ((e << 8) + (total >> 1)) // np.maximum(total, 1)
+
+
 def scale_shift(head_dim):
     """The attention's right shift of q.k, as MicroAttention chooses it."""
     return 3 if head_dim >= 32 else 2 if head_dim >= 16 else 1
@@ -106,6 +163,33 @@ def attention(q, keys, values, heads, logit_shift):
         w = np.array(softmax_exp2(scores, logit_shift), dtype=np.int64)
         out[cols] = (w @ values[:, cols]) >> 8
     return out
+
+
+def attention_rows(q, keys, values, heads, logit_shift, causal, start=0):
+    """All heads of many queries at once, each narrowed to int8 as the board's attend does.
+
+    q: (B, Tq, dim) int8, the queries at positions start .. start + Tq - 1; keys, values:
+    (B, n, dim) int8, the cache rows 0..n-1. causal: a query at position p sees rows 0..p;
+    else every row. Returns (B, Tq, dim): saturate8((weights @ values) >> 8) per head.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    keys = np.asarray(keys, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    _, tq, dim = q.shape
+    n = keys.shape[1]
+    hd = dim // heads
+    valid = None
+    if causal:
+        valid = np.arange(n)[None, :] <= (start + np.arange(tq))[:, None]
+    out = np.zeros(q.shape, dtype=np.int64)
+    for h in range(heads):
+        c = slice(h * hd, (h + 1) * hd)
+        scores = np.rint(q[..., c] @ keys[..., c].transpose(0, 2, 1)).astype(np.int64)
+        w = softmax_exp2_rows(scores >> scale_shift(hd), logit_shift, valid)
+        if valid is not None:
+            w = np.where(valid, w, 0)
+        out[..., c] = np.rint(w.astype(np.float64) @ values[..., c]).astype(np.int64) >> 8
+    return saturate8(out)
 
 
 def temper(logits, k, t):

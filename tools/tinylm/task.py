@@ -9,6 +9,8 @@ held-out set that make eval measures.
 import random
 import zlib
 
+import numpy as np
+
 LETTERS = "abcdefghij"
 SEP = "|"
 END = "."
@@ -54,3 +56,22 @@ def strings(count, seed, held=False):
             seen.add(s)
             out.append(s)
     return out
+
+
+def arrays(strs):
+    """The documented .npz arrays of examples (docs/models.md): tokens (N, CONTEXT) with
+    lengths (N,) (the prompt and the answer but its last token), and targets (N, CONTEXT):
+    the answer's next token after each position from the prompt's last on, -1 elsewhere.
+    A model whose argmax meets every target answers the string right when generating."""
+    n = len(strs)
+    tokens = np.full((n, CONTEXT), VOCAB.index(END), dtype=np.int64)
+    targets = np.full((n, CONTEXT), -1, dtype=np.int64)
+    lengths = np.zeros(n, dtype=np.int64)
+    for row, s in enumerate(strs):
+        prompt, answer = example(s)
+        ids = encode(prompt + answer)
+        tokens[row, : len(ids) - 1] = ids[:-1]
+        lengths[row] = len(ids) - 1
+        start = len(prompt) - 1
+        targets[row, start : len(ids) - 1] = ids[start + 1 :]
+    return {"tokens": tokens, "lengths": lengths, "targets": targets}

@@ -1,12 +1,20 @@
-"""Train the float model of the reversal task with torch (CPU, fixed seeds) and write it as .npz.
+"""Train the shipped models with torch (CPU, fixed seeds) and write their float checkpoints.
 
-    python tools/tinylm/train.py --out build/reverse.npz [--steps 3000] [--seed 1]
+    python tools/tinylm/train.py reverse --out tools/tinylm/reverse.npz [--float-out F.npz] [--from F.npz]
+    python tools/tinylm/train.py gesture --out tools/tinylm/gesture.npz [--steps 3000] [--seed 1]
 
-The architecture is the one the board runs (see docs/model-format.md): token and
-position embeddings, pre-norm decoder layers of (RMSNorm, causal multi-head
-attention without biases, RMSNorm, ReLU feed-forward), a final RMSNorm and an LM
-head of its own. Training data is made by task.py; held-out strings never appear.
-The .npz holds float32 arrays named as float_model.py reads them.
+Both are TinyTransformer modules of nets.py (the computation the board runs):
+- reverse: a decoder of the character task of task.py (12 tokens, context 18, dim 32,
+  2 heads, 2 layers, ReLU 64); held-out strings never appear; then 400 steps of
+  quantisation-aware fine-tuning (nets.fine_tune_quantised, learning rate 1e-4) on the
+  int8 grid the converter picks with MSE ranges (--float-out keeps the float stage,
+  --from starts from a float checkpoint and fine-tunes only);
+- gesture: a classifier of gesture.py's accelerometer windows (32 frames of 3 int8,
+  dim 32, 2 heads, 2 layers, GELU 64 as a table, full attention, mean pooling); its
+  training windows come from seeds other than the held-out and calibration sets'.
+The .npz (float_model.save) holds float32 arrays and the Config: export.py reads it
+without torch. torch runs on 2 threads with deterministic algorithms: the same torch
+version on the same CPU writes the same bytes (docs/models.md).
 """
 
 import argparse
@@ -16,128 +24,138 @@ import sys
 
 import numpy as np
 import torch
-from torch import nn
 
 if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tinylm import task
-
-DIM = 32
-HEADS = 2
-LAYERS = 2
-HIDDEN = 64
+from tinylm import convert, float_model, gesture, nets, task
+from tinylm.arch import Config
 
 
-class RMSNorm(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x):
-        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-6) * self.weight
-
-
-class Layer(nn.Module):
-    def __init__(self, dim, heads, hidden):
-        super().__init__()
-        self.heads = heads
-        self.norm1 = RMSNorm(dim)
-        self.wq = nn.Linear(dim, dim, bias=False)
-        self.wk = nn.Linear(dim, dim, bias=False)
-        self.wv = nn.Linear(dim, dim, bias=False)
-        self.wo = nn.Linear(dim, dim, bias=False)
-        self.norm2 = RMSNorm(dim)
-        self.w1 = nn.Linear(dim, hidden, bias=False)
-        self.w2 = nn.Linear(hidden, dim, bias=False)
-
-    def forward(self, x):
-        b, t, d = x.shape
-        hd = d // self.heads
-        h = self.norm1(x)
-        q, k, v = (
-            w(h).view(b, t, self.heads, hd).transpose(1, 2) for w in (self.wq, self.wk, self.wv)
-        )
-        a = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        x = x + self.wo(a.transpose(1, 2).reshape(b, t, d))
-        return x + self.w2(torch.relu(self.w1(self.norm2(x))))
+def reverse_config():
+    return Config(
+        kind="decoder",
+        vocab=len(task.VOCAB),
+        dim=32,
+        heads=2,
+        layers=2,
+        hidden=64,
+        context=task.CONTEXT,
+        texts=list(task.VOCAB),
+    )
 
 
-class Decoder(nn.Module):
-    def __init__(self, vocab, context, dim=DIM, heads=HEADS, layers=LAYERS, hidden=HIDDEN):
-        super().__init__()
-        self.tok_emb = nn.Embedding(vocab, dim)
-        self.pos_emb = nn.Embedding(context, dim)
-        self.layers = nn.ModuleList(Layer(dim, heads, hidden) for _ in range(layers))
-        self.norm_f = RMSNorm(dim)
-        self.lm_head = nn.Linear(dim, vocab, bias=False)
+def gesture_config():
+    return Config(
+        kind="classifier",
+        vocab=len(gesture.LABELS),
+        features=3,
+        dim=32,
+        heads=2,
+        layers=2,
+        hidden=64,
+        context=gesture.WINDOW,
+        activation="gelu",
+        attention="full",
+        pooling="mean",
+        input_scale=1 / gesture.STEP,
+        texts=list(gesture.LABELS),
+    )
 
-    def forward(self, ids):
-        x = self.tok_emb(ids) + self.pos_emb(torch.arange(ids.shape[1]))
-        for layer in self.layers:
-            x = layer(x)
-        return self.lm_head(self.norm_f(x))
 
+def reverse_batches(seed, size):
+    rng = random.Random(seed)
 
-def batch(rng, size):
-    """Token ids (size, CONTEXT) and loss targets (-100 where no loss: the prompt, padding)."""
-    ids = np.full((size, task.CONTEXT), task.VOCAB.index(task.END), dtype=np.int64)
-    targets = np.full((size, task.CONTEXT), -100, dtype=np.int64)
-    for row in range(size):
-        s = task.random_string(rng)
-        while task.held_out(s):
+    def batch(step):
+        """Token ids (size, CONTEXT) and targets (-100 where no loss: the prompt, padding)."""
+        ids = np.full((size, task.CONTEXT), task.VOCAB.index(task.END), dtype=np.int64)
+        targets = np.full((size, task.CONTEXT), -100, dtype=np.int64)
+        for row in range(size):
             s = task.random_string(rng)
-        prompt, answer = task.example(s)
-        tokens = task.encode(prompt + answer)
-        ids[row, : len(tokens)] = tokens
-        start = len(prompt) - 1  # the position whose next token is the first answer token
-        targets[row, start : len(tokens) - 1] = tokens[start + 1 :]
-    return torch.from_numpy(ids), torch.from_numpy(targets)
+            while task.held_out(s):
+                s = task.random_string(rng)
+            prompt, answer = task.example(s)
+            tokens = task.encode(prompt + answer)
+            ids[row, : len(tokens)] = tokens
+            start = len(prompt) - 1  # the position whose next token is the first answer token
+            targets[row, start : len(tokens) - 1] = tokens[start + 1 :]
+        return torch.from_numpy(ids), torch.from_numpy(targets)
+
+    return batch
 
 
-def export(model, path):
-    arrays = {
-        "tok_emb": model.tok_emb.weight,
-        "pos_emb": model.pos_emb.weight,
-        "norm_f": model.norm_f.weight,
-        "lm_head": model.lm_head.weight,
-    }
-    for i, layer in enumerate(model.layers):
-        for name in ("norm1", "wq", "wk", "wv", "wo", "norm2", "w1", "w2"):
-            arrays["layers.%d.%s" % (i, name)] = getattr(layer, name).weight
-    out = {k: v.detach().numpy().astype(np.float32) for k, v in arrays.items()}
-    out["num_heads"] = np.array(model.layers[0].heads, dtype=np.int32)
-    out["vocab"] = np.array(task.VOCAB)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    np.savez(path, **out)
+def gesture_batches(seed, size):
+    def batch(step):
+        frames = np.zeros((size, gesture.WINDOW, 3), dtype=np.int8)
+        labels = np.zeros(size, dtype=np.int64)
+        for row in range(size):
+            rng = np.random.default_rng((gesture.TRAIN_SEED, seed, step, row))
+            labels[row] = rng.integers(len(gesture.LABELS))
+            frames[row] = gesture.window(rng, int(labels[row]))
+        return torch.from_numpy(frames.astype(np.float32)), torch.from_numpy(labels)
+
+    return batch
+
+
+def reverse_calibration():
+    return convert.calibration_samples()
+
+
+def gesture_calibration():
+    return gesture.dataset(512, gesture.CAL_SEED)[0]
+
+
+# name: (Config, batches, float steps, learning rate, quantised steps and their rate,
+# calibration)
+MODELS = {
+    "reverse": (reverse_config, reverse_batches, 1500, 3e-3, 400, 1e-4, reverse_calibration),
+    "gesture": (gesture_config, gesture_batches, 3000, 3e-3, 0, 0, gesture_calibration),
+}
+
+
+def train(name, steps=None, seed=1, size=128, quantised_steps=None, start=None):
+    """The trained TinyTransformer of a shipped model: float training (or the float
+    checkpoint start, a .npz), then, where its entry says, quantisation-aware
+    fine-tuning on the int8 grid of MSE ranges (the grid export then uses)."""
+    config, batches, default_steps, lr, qat, qat_lr, calibration = MODELS[name]
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+    model = nets.TinyTransformer(config())
+    steps = steps or default_steps
+    if start:
+        p, _ = float_model.load(start)
+        model.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in p.items()})
+    else:
+        nets.fit(model, batches(seed, size), steps, lr=lr)
+    qat = qat if quantised_steps is None else quantised_steps
+    if qat:
+        more = batches(seed + 1, size)
+        nets.fine_tune_quantised(
+            model, lambda step: more(steps + step), qat, calibration(), "mse", lr=qat_lr
+        )
+    return model
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="build/reverse.npz")
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("model", choices=sorted(MODELS))
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--steps", type=int)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quantised-steps", type=int, help="quantisation-aware fine-tuning steps")
+    parser.add_argument("--from", dest="start", help="a float checkpoint (.npz): fine-tune only")
+    parser.add_argument("--float-out", help="also write the float stage's checkpoint here")
     args = parser.parse_args()
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(2)
-    rng = random.Random(args.seed)
-    model = Decoder(len(task.VOCAB), task.CONTEXT)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.steps)
-    for step in range(args.steps):
-        ids, targets = batch(rng, args.batch)
-        logits = model(ids)
-        loss = nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
-        )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 250 == 0 or step == args.steps - 1:
-            print("step %5d  loss %.4f" % (step, loss.item()), flush=True)
-    export(model, args.out)
+    if args.float_out:
+        float_only = train(args.model, args.steps, args.seed, args.batch, 0, args.start)
+        nets.to_numpy_checkpoint(float_only, args.float_out)
+        print("wrote", args.float_out)
+        args.start = args.float_out
+    model = train(args.model, args.steps, args.seed, args.batch, args.quantised_steps, args.start)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    nets.to_numpy_checkpoint(model, args.out)
     print("wrote", args.out)
 
 
