@@ -10,10 +10,12 @@ run_micropython`.
 
 import contextlib
 import os
+import pty
 import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -130,6 +132,48 @@ def run_micropython(script, *args):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+class Terminal:
+    """Keystrokes to a pty, and what came back until a prompt and a short silence."""
+
+    PROMPTS = (b">>>", b"...", b"===")
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def read(self, quiet=0.05, limit=10.0):
+        got, end = b"", time.monotonic() + limit
+        while time.monotonic() < end:
+            ready, _, _ = select.select([self.fd], [], [], quiet)
+            if ready:
+                got += os.read(self.fd, 4096)
+            elif got.rstrip(b" ").endswith(self.PROMPTS):
+                break
+        return got
+
+    def type(self, keys):
+        os.write(self.fd, keys)
+        # The unix port's own terminal echoes "\r" before its "\r\n": the same on a board.
+        return self.read().replace(b"\r\r\n", b"\r\n")
+
+
+@contextlib.contextmanager
+def unix_repl(micropypath=None):
+    """The unix port's friendly REPL on a pty, as a Terminal at its first prompt."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        if micropypath:
+            os.environ["MICROPYPATH"] = micropypath
+        os.execv(MICROPYTHON, [MICROPYTHON])
+    term = Terminal(fd)
+    term.read()
+    try:
+        yield term
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
 
 
 def make(*args, env=None, timeout=300, new_session=False):

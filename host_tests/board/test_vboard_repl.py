@@ -1,37 +1,10 @@
 """The virtual board's friendly REPL, typed at through its pty, against the unix port's own REPL."""
 
 import os
-import pty
-import select
-import time
 
 import pytest
-from conftest import MICROPYTHON, needs_board_tools
+from conftest import Terminal, needs_board_tools, unix_repl
 from vboard import repl_rules
-
-PROMPTS = (b">>> ", b"... ", b"=== ")
-
-
-class Terminal:
-    """Keystrokes to a pty, and what came back until a prompt and a short silence."""
-
-    def __init__(self, fd):
-        self.fd = fd
-
-    def read(self, quiet=0.05, limit=10.0):
-        got, end = b"", time.monotonic() + limit
-        while time.monotonic() < end:
-            ready, _, _ = select.select([self.fd], [], [], quiet)
-            if ready:
-                got += os.read(self.fd, 4096)
-            elif got.rstrip(b" ").endswith(tuple(p.rstrip() for p in PROMPTS)):
-                break
-        return got
-
-    def type(self, keys):
-        os.write(self.fd, keys)
-        # The unix port's own terminal echoes "\r" before its "\r\n": the same on a board.
-        return self.read().replace(b"\r\r\n", b"\r\n")
 
 
 @pytest.fixture
@@ -48,15 +21,8 @@ def vboard_terminal(board):
 
 @pytest.fixture
 def unix_terminal():
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(MICROPYTHON, [MICROPYTHON])
-    term = Terminal(fd)
-    term.read()
-    yield term
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    os.close(fd)
+    with unix_repl() as term:
+        yield term
 
 
 CONVERSATIONS = {

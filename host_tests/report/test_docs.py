@@ -4,7 +4,7 @@ all lead somewhere and whose measured tables are where the commands write them."
 import re
 
 import pytest
-from conftest import REPO
+from conftest import REPO, needs_board_tools, unix_repl
 from report import doc_block
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -74,3 +74,37 @@ def test_a_block_is_replaced_between_its_lines(tmp_path):
     assert not doc_block.update(page, "t", "| new |")
     with pytest.raises(ValueError):
         doc_block.update(page, "other", "x")
+
+
+def repl_examples(page):
+    """Each `>>> ` line of a page's python blocks, with the lines it shows after it."""
+    examples = []
+    for block in re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL):
+        for line in block.splitlines():
+            line = line.strip()
+            if line.startswith(">>> "):
+                examples.append((line[4:], []))
+            elif examples and line:
+                examples[-1][1].append(line)
+    return examples
+
+
+def shown(expected, got):
+    """Whether the lines a page shows are the REPL's (a line '...' stands for any lines)."""
+    if "..." in expected:
+        cut = expected.index("...")
+        head, tail = expected[:cut], expected[cut + 1 :]
+        return got[: len(head)] == head and (not tail or got[-len(tail) :] == tail)
+    return got == expected
+
+
+@needs_board_tools
+def test_the_readme_repl_examples_print_what_it_shows():
+    """Typed into the unix port's REPL one line at a time, as a user would at a board's."""
+    examples = repl_examples(REPO / "README.md")
+    assert len(examples) >= 15
+    with unix_repl(str(REPO / "firmware")) as term:
+        for line, expected in examples:
+            got = term.type(line.encode() + b"\r").decode().split("\r\n")
+            assert got[0] == line and got[-1] == ">>> ", got  # the echo, the next prompt
+            assert shown(expected, [g.strip() for g in got[1:-1]]), (line, expected, got)
