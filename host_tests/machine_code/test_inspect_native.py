@@ -7,6 +7,7 @@ import pytest
 
 from conftest import REPO
 from machine_code import inspect_native as insp
+from machine_code import mpy_file
 
 pytest.importorskip("capstone", reason="capstone is not installed (pip install capstone)")
 try:
@@ -104,17 +105,17 @@ def test_methods_named_and_only_innermost_loop(tmp_path, arch):
 
 
 def test_reader_rejects_non_mpy(tmp_path, sample):
-    with pytest.raises(insp.MpyError, match="not a .mpy file"):
-        insp.read_mpy(SAMPLE.encode())
-    with pytest.raises(insp.MpyError, match="version"):
-        insp.read_mpy(b"M\x05\x00\x1f\x00\x00")
+    with pytest.raises(mpy_file.MpyError, match="not a .mpy file"):
+        mpy_file.read_mpy(SAMPLE.encode())
+    with pytest.raises(mpy_file.MpyError, match="version"):
+        mpy_file.read_mpy(b"M\x05\x00\x1f\x00\x00")
     good = insp.compile_py(sample, "rv32imc")
-    assert insp.read_mpy(good)[0] == "rv32imc"
-    with pytest.raises(insp.MpyError, match="truncated"):
-        insp.read_mpy(good[: len(good) // 2])
+    assert mpy_file.read_mpy(good)[0] == "rv32imc"
+    with pytest.raises(mpy_file.MpyError, match="truncated"):
+        mpy_file.read_mpy(good[: len(good) // 2])
     bogus = tmp_path / "bogus.mpy"
     bogus.write_bytes(b"\x7fELF not an mpy")
-    with pytest.raises(insp.MpyError):
+    with pytest.raises(mpy_file.MpyError):
         insp.inspect_file(bogus, "xtensawin")
     assert insp.main([str(bogus)]) == 1
 

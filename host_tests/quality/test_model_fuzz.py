@@ -10,12 +10,14 @@ import sys
 
 import pytest
 from conftest import MICROPYTHON, ROOT
+from board import board_check, boards, target
 from quality import model_fuzz
 
 SHIPPED = {
     name: os.path.join(ROOT, "firmware", "attention", name)
     for name in ("reverse.bin", "gesture.bin")
 }
+FIRMWARE = os.path.join(ROOT, "firmware")
 LOADER = {"reverse.bin": "Decoder", "gesture.bin": "Classifier"}
 COUNT = 300
 SEEDS = {"reverse.bin": 1, "gesture.bin": 2}
@@ -83,6 +85,13 @@ for i in range(int(sys.argv[3])):
 """
 
 
+def precompiled(tmp_path):
+    """firmware/attention compiled for the unix port's arch, as a folder for MICROPYPATH."""
+    out = tmp_path / "mpy"
+    boards.compile_package(boards.SRC, out, board_check.arch(target.unix_mpy(MICROPYTHON)))
+    return str(out)
+
+
 def run_unix(tmp_path, name, heap):
     mutated = cases(name)
     folder = tmp_path / name
@@ -97,12 +106,9 @@ def run_unix(tmp_path, name, heap):
         capture_output=True,
         text=True,
         timeout=600,
-        # A small heap imports the precompiled package (dist/x64, kept equal to firmware/ by
-        # test_boards.py): compiling the .py sources takes more heap than 110 KB.
-        env=dict(
-            os.environ,
-            MICROPYPATH=os.path.join(ROOT, *(("dist", "x64") if heap else ("firmware",))),
-        ),
+        # A small heap imports the package compiled by mpy-cross, as a board does:
+        # compiling the .py sources on the target takes more heap than 110 KB.
+        env=dict(os.environ, MICROPYPATH=precompiled(tmp_path) if heap else FIRMWARE),
         check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -1,7 +1,7 @@
 """The shipped model beside the previous decoder on this target: `make bench [PORT=...]`.
 
-Runs with tools/device/baseline_model.py, heap.py and model_timing.py in front of it (its
-`# with:` line). PreviousDecoder is the decoder before the fused kernels of _step.py,
+Runs with tools/device/baseline_model.py (and its kernels), heap.py and model_timing.py
+in front of it (its `# with:` line). PreviousDecoder is the decoder before the fused kernels of _step.py,
 frozen (docs/performance.md). Feeds one whole example through the package's Decoder, then
 through PreviousDecoder, in this process; checks that every step's logits agree and
 prints both times per token and per generation with the speed-ups as ratios of this one

@@ -2,7 +2,8 @@
 armv6m and armv7emsp for the RP2040 and RP2350), without a board: what mpy-cross emits and
 what it executes.
 
-inspect_native.py (read the .mpy, disassemble, find the loops: static counts),
+mpy_file.py (read a .mpy: its arch, each function's machine code and name),
+inspect_native.py (disassemble, find the loops: static counts),
 kernel_loops.py (each kernel's inner loop and unroll; what the static and executed
 reports share), qemu_run.py and drivers/*.S (run a function's machine code bare-metal
 under QEMU, counting instructions), qemu_inspect.py (executed instructions per kernel),

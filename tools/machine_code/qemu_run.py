@@ -66,7 +66,7 @@ from pathlib import Path
 if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from machine_code import inspect_native
+from machine_code import inspect_native, mpy_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVERS = Path(__file__).resolve().parent / "drivers"
@@ -269,12 +269,12 @@ class NativeCode(dict):
 
 def native_code(source, arch: str, build_dir=None) -> NativeCode:
     """{name: machine code} of every viper/native function of a .py file, for arch."""
-    mpy_arch, root = inspect_native.read_mpy(inspect_native.compile_py(source, arch, build_dir))
+    mpy_arch, root = mpy_file.read_mpy(inspect_native.compile_py(source, arch, build_dir))
     if mpy_arch != arch:
         raise QemuError(f"{source}: mpy-cross produced {mpy_arch} code, not {arch}")
     code = NativeCode()
     code.fun_table = root.fun_table
-    for name, rc in inspect_native.native_functions(root):
+    for name, rc in mpy_file.native_functions(root):
         if rc.data_size:
             raise QemuError(f"{name}: rodata/bss are not supported by this runner")
         code[name] = rc.code

@@ -12,6 +12,9 @@ K = "_kernels.py"
 L = "_layers.py"
 D = "decoder.py"
 F = "modelfile.py"
+S = "_step.py"
+C = "classifier.py"
+M = "model.py"
 
 MUTANTS = [
     # ------------------------------------------------------------------- _kernels.py
@@ -1232,7 +1235,7 @@ MUTANTS = [
         "ram_needed: the blob not counted",
     ),
     (
-        "model.py",
+        M,
         "if 0 <= free < need:",
         "if 0 <= free < need // 2:",
         "load: half the RAM needed is enough",
@@ -1260,6 +1263,196 @@ MUTANTS = [
         "stop_id = -1 if stop is None else _index(names, stop)",
         "stop_id = 0 if stop is None else _index(names, stop)",
         "generate: no stop taken as token 0",
+    ),
+    # ----------------------------------------------------------------------- _step.py
+    (
+        S,
+        "rest = cols & 31",
+        "rest = cols & 15",
+        "project: the tail after 32 columns skipped at 16",
+    ),
+    (
+        S,
+        "            end = row + cols\n            while end - int(blob):\n                state = ptr8(blob[0] * xb[0] + int(state))",
+        "            end = row + cols - 1\n            while end - int(blob) > 0:\n                state = ptr8(blob[0] * xb[0] + int(state))",
+        "project: the last column of a row not multiplied",
+    ),
+    (
+        S,
+        "bias = 0 - (ptr32(int(state) + rec[3])[0] << 7)",
+        "bias = 0 - (ptr32(int(state) + rec[3])[0] << 6)",
+        "project: 64 * sum(v) taken off, not 128",
+    ),
+    (
+        S,
+        "            y = u + ((state[0] ^ 0x80) - 0x80) - 128  # saturate8(y) + out[r]",
+        "            y = y + ((state[0] ^ 0x80) - 0x80)  # saturate8(y) + out[r]",
+        "project ADD8: the projection added unsaturated",
+    ),
+    (
+        S,
+        "                ptr32(state)[0] = (a * m + scale[2]) >> scale[3]",
+        "                ptr32(state)[0] = (a * m) >> scale[3]",
+        "project INT32: one multiply truncated, not rounded",
+    ),
+    (
+        S,
+        "        u = table[u ^ 0x80] ^ 0x80  # the entry for y's byte, as v = entry + 128",
+        "        u = table[u] ^ 0x80  # the entry for y's byte, as v = entry + 128",
+        "project TABLE: the entry of the biased byte",
+    ),
+    (
+        S,
+        "    inv = 0  # ss = 0: every y is 0",
+        "    inv = 1  # ss = 0: every y is 0",
+        "norm: a zero vector scaled by 1",
+    ),
+    (
+        S,
+        "    half = 1 << (t - 1)\n    total = 0",
+        "    half = 0\n    total = 0",
+        "norm: truncated, not rounded",
+    ),
+    (
+        S,
+        "        while ss < 0x10000000:\n            ss <<= 2",
+        "        while ss < 0x4000000:\n            ss <<= 2",
+        "norm: sum of squares normalised one step short",
+    ),
+    (
+        S,
+        "where = int(blob) + rec[1] + pos * d  # the position's row",
+        "where = int(blob) + rec[1] + (pos + 1) * d  # the position's row",
+        "embed: the next position's row",
+    ),
+    (
+        S,
+        "        total += u\n        src = ptr8(1 + int(src))",
+        "        total += u + 1\n        src = ptr8(1 + int(src))",
+        "prep: sum(v) one too large a byte",
+    ),
+    (S, "    half = rows >> 1\n", "    half = 0\n", "pool: the mean floored, not rounded"),
+    (
+        S,
+        "        out[j] = total // rows",
+        "        out[j] = total // (rows + 1)",
+        "pool: divided by one row more",
+    ),
+    (
+        S,
+        "            v = (((int(state) & low32) ^ sign) - sign) >> shift",
+        "            v = (((int(state) & low32) ^ sign) - sign) >> (shift + 1)",
+        "attend: scores shifted one bit too far",
+    ),
+    (
+        S,
+        "        start = 0 - (qsum << 7)  # sum q*k = sum q*(k + 128) - 128 * sum q",
+        "        start = 0 - (qsum << 8)  # sum q*k = sum q*(k + 128) - 128 * sum q",
+        "attend: 256 * sum q taken off the scores",
+    ),
+    (
+        S,
+        "            w = ((ptr32(state)[0] << 8) + half) // weight_sum",
+        "            w = (ptr32(state)[0] << 8) // weight_sum",
+        "attend: weights truncated, not rounded",
+    ),
+    (
+        S,
+        "        bias = wsum << 7  # sum w*v = sum w*(v + 128) - 128 * sum w",
+        "        bias = wsum << 7 + 1  # sum w*v = sum w*(v + 128) - 128 * sum w",
+        "attend: 256 * sum w taken off the values",
+    ),
+    (
+        S,
+        "            params[4 * r + 2] = 1 << (s - 17)",
+        "            params[4 * r + 2] = 1 << (s - 18)",
+        "prepare: version 1's rounding constant halved",
+    ),
+    (
+        S,
+        "        params[0] = (cols << 14) - (total << 7)",
+        "        params[0] = (cols << 14) - (total << 7) + 1",
+        "prepare: c_r one too large",
+    ),
+    (
+        S,
+        "            if m and size > (top >> 7) // m:",
+        "            if m and size > (top >> 6) // m:",
+        "prepare: twice the one-multiply promise accepted",
+    ),
+    # ------------------------------------------------------------------ classifier.py
+    (
+        C,
+        "_kernels.copy8(self._frame[STATE], frame, ring + (count % t) * f, f)",
+        "_kernels.copy8(self._frame[STATE], frame, ring + ((count + 1) % t) * f, f)",
+        "push: a frame into the ring one place on",
+    ),
+    (
+        C,
+        "first = count % spec[3]  # the oldest frame's place in the ring",
+        "first = (count - 1) % spec[3]  # the oldest frame's place in the ring",
+        "classify: the stream's window starts at the newest frame",
+    ),
+    (
+        C,
+        "if count.__class__ is not _check.INT or count < spec[3]:",
+        "if count.__class__ is not _check.INT or count < spec[3] - 1:",
+        "classify: a window one frame short accepted",
+    ),
+    (
+        C,
+        "attend(blob, state, attention, rows if full else row + 1, at)",
+        "attend(blob, state, attention, rows if full else row, at)",
+        "classify: causal attention misses its own row",
+    ),
+    (
+        C,
+        "        if rows == t:\n            pool(",
+        "        if rows != t:\n            pool(",
+        "classify: pooled with a class token, not without",
+    ),
+    (
+        C,
+        "            if self._frame[1][1] < need:",
+        "            if self._frame[1][1] < need - 1:",
+        "classify: frames one byte short accepted",
+    ),
+    (
+        C,
+        "self._count = 0  # frames pushed since reset()\n        self._names",
+        "self._count = 1  # frames pushed since reset()\n        self._names",
+        "construct: one frame counted before any push",
+    ),
+    # ----------------------------------------------------------------------- model.py
+    (
+        M,
+        'self.rows = h["context"] + (h["pooling"] == 2)',
+        'self.rows = h["context"] + (h["pooling"] == 1)',
+        "Plan: the class token's row given to mean pooling",
+    ),
+    (
+        M,
+        "            for i in range(128):  # ReLU as a table",
+        "            for i in range(127):  # ReLU as a table",
+        "ReLU table: 127 maps to 0",
+    ),
+    (
+        M,
+        "        while end and not row[end - 1]:",
+        "        while end > 1 and not row[end - 1]:",
+        "_texts: an empty name keeps a 0 byte",
+    ),
+    (
+        M,
+        "        if facts[4] < spec[0] or facts[5] < spec[1]:",
+        "        if facts[4] < spec[0] or facts[5] < spec[1] - 1:",
+        "_measure: a state one byte short accepted",
+    ),
+    (
+        M,
+        "        if facts[6] != needs[0]:",
+        "        if facts[6] < needs[0]:",
+        "_measure: longer logits accepted",
     ),
 ]
 

@@ -53,12 +53,24 @@ TESTS = (
     "host_tests/machine_code/test_qemu.py",  # skips itself when QEMU is not installed
 )
 # The model's tests: for a mutant of the model's files they run first, then the rest.
-MODEL_FILES = ("_layers.py", "layers.py", "decoder.py", "modelfile.py", "_fixed.py")
+MODEL_FILES = (
+    "_layers.py",
+    "layers.py",
+    "_step.py",
+    "model.py",
+    "decoder.py",
+    "classifier.py",
+    "modelfile.py",
+    "_fixed.py",
+)
 MODEL_TESTS = (
     "host_tests/language_model/test_modelfile.py",
     "host_tests/language_model/test_layers.py",
     "host_tests/language_model/test_decoder.py",
     "host_tests/language_model/test_generate.py",
+    "host_tests/language_model/test_version2.py",
+    "host_tests/language_model/test_board_export.py",
+    "host_tests/quality/test_model_fuzz.py",
     "host_tests/machine_code/test_qemu_layers.py",  # skips itself when QEMU is not installed
     "host_tests/language_model/test_eval.py",
 )

@@ -35,7 +35,9 @@ from machine_code.kernel_loops import table
 ROOT = Path(__file__).resolve().parents[2]
 SHIM = ROOT / "host_tests" / "shim"
 FIRMWARE = Path(boards.SRC)
-BASELINE = ROOT / "tools" / "device" / "baseline_model.py"
+BASELINE = tuple(
+    ROOT / "tools" / "device" / n for n in ("baseline_kernels.py", "baseline_model.py")
+)
 EXAMPLE, ROOM = "abcdefgh|", 9
 COMPREHENSIONS = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>")
 
@@ -106,9 +108,10 @@ class Steps:
 
 
 def _baseline_namespace():
-    """The globals of tools/device/baseline_model.py, run as CPython source."""
+    """The globals of tools/device/baseline_model.py after its kernels, run as CPython source."""
     namespace = {"__name__": "baseline_model"}
-    exec(compile(BASELINE.read_text(), str(BASELINE), "exec"), namespace)
+    for path in BASELINE:
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
     return namespace
 
 
@@ -131,7 +134,7 @@ def count_steps(model_path=None, which=("package", "previous")):
         if name not in which:
             continue
         out = bytearray(ROOM)
-        steps = Steps(namespaces, FIRMWARE, BASELINE)
+        steps = Steps(namespaces, FIRMWARE, *BASELINE)
         holder = []
         python, viper = steps.count(
             lambda m=model, o=out: holder.append(m.generate_into(prompt, o))
