@@ -15,6 +15,7 @@ import pytest
 import tinymodels
 from attention import decoder
 from attention.decoder import Decoder
+from attention.model import BLOB, STATE
 from conftest import MICROPYTHON, ROOT
 
 needs_unix = pytest.mark.skipif(not MICROPYTHON, reason="micropython (unix port) not installed")
@@ -372,6 +373,21 @@ def test_resized_logits_are_refused():
         model.pick()
     with pytest.raises(ValueError, match="logits: resized to 3 items, expected 12"):
         model.feed(1)
+
+
+@pytest.mark.parametrize("which", [BLOB, STATE], ids=["blob", "state"])
+def test_the_models_own_buffers_one_byte_short_are_refused(which):
+    # Only a private name reaches them; a kernel would still read and write their whole
+    # planned size, so one byte short is refused before any kernel runs.
+    m = Decoder.load(tinymodels.SHIPPED)
+    buf = m._frame[which]
+    size = len(buf)
+    del buf[size - 1 :]
+    with pytest.raises(ValueError, match="the model's buffers were resized: load it again"):
+        m.feed(1)
+    buf.append(0)  # back to its size: accepted again
+    m.reset()
+    m.feed(1)
 
 
 @pytest.mark.parametrize("temperature", [float("inf"), float("-inf"), float("nan"), 1e308, -1])

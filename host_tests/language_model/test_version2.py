@@ -215,3 +215,20 @@ def test_the_frames_and_the_stream_are_checked(tmp_path):
         model.classify()
     with pytest.raises(ValueError, match="frame: expected at least 3 int8 values, got 2"):
         model.push(bytes(2))
+    window = array("b", range(-9, 9))  # 6 frames of 3 (OPTIONS[0])
+    for i in range(5):
+        model.push(window[3 * i : 3 * i + 3])
+    with pytest.raises(ValueError, match="5 frames pushed, a window is 6"):
+        model.classify()  # one frame short: the ring still holds a frame never pushed
+    model.push(window[15:])
+    streamed = (model.classify(), list(model.scores))
+    assert streamed == (model.classify(window), list(model.scores))
+
+
+def test_class_names_keep_their_bytes_and_lose_only_the_padding(tmp_path):
+    rng = np.random.default_rng(7)
+    names = ["", "up", "x\u00e9", "down"]  # an empty name, a two-byte character
+    h, t = version2.random_model(rng, 1, vocab=4, pooling=1, names=names)
+    path = tmp_path / "model.bin"
+    path.write_bytes(version2.to_bytes(h, t))
+    assert Classifier.load(str(path)).labels == ("", "up", "x\u00e9", "down")

@@ -1303,9 +1303,9 @@ MUTANTS = [
     ),
     (
         S,
-        "    inv = 0  # ss = 0: every y is 0",
-        "    inv = 1  # ss = 0: every y is 0",
-        "norm: a zero vector scaled by 1",
+        "    t = 1\n    if ss:\n",
+        "    t = 1\n    if ss > 1:\n",
+        "norm: a sum of squares of 1 taken for 0",
     ),
     (
         S,
@@ -1346,9 +1346,9 @@ MUTANTS = [
     ),
     (
         S,
-        "        start = 0 - (qsum << 7)  # sum q*k = sum q*(k + 128) - 128 * sum q",
-        "        start = 0 - (qsum << 8)  # sum q*k = sum q*(k + 128) - 128 * sum q",
-        "attend: 256 * sum q taken off the scores",
+        "* (frac & 0xFF)) >> 8)) >> (z >> 14)) >> down",
+        "* (frac & 0x7F)) >> 8)) >> (z >> 14)) >> down",
+        "attend: exp2 interpolated on 7 bits of the fraction, not 8",
     ),
     (
         S,
