@@ -1,8 +1,12 @@
 """The house rules of tools/: no import circle, each folder imports only the floors below it
 (the table in tools/README.md), and a tool imports another by its folder (`from board import
-target`, never a bare `import target`). Read from the sources with ast, nothing imported."""
+target`, never a bare `import target`). Read from the sources with ast, nothing imported;
+and every command-line tool runs as a script from any folder."""
 
 import ast
+import os
+import subprocess
+import sys
 
 import pytest
 from conftest import REPO
@@ -125,3 +129,34 @@ def test_every_folder_says_what_it_holds_and_may_import():
             init, readme = path / "__init__.py", path / "README.md"
             text = init.read_text() if init.exists() else readme.read_text()
             assert "may import" in text.lower(), path
+
+
+def command_line_tools():
+    """Host tools a user runs as `python tools/<folder>/<name>.py` (those with argparse)."""
+    return [
+        path
+        for path in sorted(TOOLS.glob("*/*.py"))
+        if not path.relative_to(TOOLS).as_posix().startswith(ON_TARGET)
+        and 'if __name__ == "__main__"' in path.read_text()
+        and "argparse" in path.read_text()
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", command_line_tools(), ids=lambda p: p.relative_to(TOOLS).as_posix()
+)
+def test_every_command_line_tool_answers_help_run_as_a_script(path):
+    # Run from another folder, as a script: its imports must not depend on the working
+    # directory or on how the tests set sys.path.
+    if "import torch" in path.read_text():
+        pytest.importorskip("torch")
+    done = subprocess.run(
+        [sys.executable, str(path), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("usage:"), done.stderr[-2000:]

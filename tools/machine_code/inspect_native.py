@@ -37,6 +37,9 @@ import tempfile
 from collections import namedtuple
 from pathlib import Path
 
+if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from machine_code.mpy_file import ARCH_IDS, MpyError, RawCode, native_functions, read_mpy
 
 # --- disassembly -------------------------------------------------------------------------
