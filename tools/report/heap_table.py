@@ -11,7 +11,7 @@ part with one line (`skipped ...`, `... left out`, `... steps skipped`): those l
 counted. Each --micropython is a unix port to measure (default: .venv's; a 32-bit build
 counts as an ESP32 does, 4-byte objects); the table goes into docs/boards.md unless
 --no-write. bench runs its quick form (one call per measurement: the same objects, fewer
-loops); fuzz 1500 calls of seed 1; eval 40 held-out examples.
+loops); fuzz 1500 calls of seed 1; eval 40 held-out examples and 40 gesture windows.
 """
 
 import argparse
@@ -24,7 +24,7 @@ if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/
 
 from board import board_check, target
 from report import doc_block
-from tinylm import task
+from tinylm import gesture, task
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "boards.md"
@@ -34,7 +34,15 @@ SKIP_SIGNS = ("skipped ", " left out", " steps skipped")
 
 def examples(count=40, seed=2025):
     pairs = [task.example(s) for s in task.strings(count, seed, held=True)]
-    return "".join("%s\t%s\n" % pair for pair in pairs)
+    return "EXAMPLES = %r\n" % "".join("%s\t%s\n" % pair for pair in pairs)
+
+
+def windows(count=40):
+    """The prelude of eval_classifier.py: a file of count held-out gesture windows."""
+    path = ROOT / "build" / "eval" / "heap-windows.bin"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gesture.dataset(count, gesture.HELD_SEED)[0].astype("int8").tobytes())
+    return "WINDOWS = %r\nCOUNT = %d\n" % (str(path), count)
 
 
 TOOLS = (
@@ -49,7 +57,7 @@ TOOLS = (
             (["bench_previous.py"], ""),
         ),
     ),
-    ("eval", ((["eval_model.py"], None),)),
+    ("eval", ((["eval_model.py"], examples), (["eval_classifier.py"], windows))),
     ("fuzz", ((["fuzz.py"], "SEED = 1; CALLS = 1500; VERBOSE = False\n"),)),
     ("record", ((["cases.py"], ""),)),
 )
@@ -62,7 +70,7 @@ def attempt(runs, micropython, heap_kb):
     try:
         ok, skipped = True, 0
         for names, prelude in runs:
-            prelude = "EXAMPLES = %r\n" % examples() if prelude is None else prelude
+            prelude = prelude() if callable(prelude) else prelude
             done = target.run(names, capture=True, timeout=900, prelude=prelude)
             ok = ok and done.returncode == 0
             skipped += sum(
