@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import MICROPYTHON, run_micropython
 from conftest import REPO as ROOT
 from ports import build, package, parts, project, targets
 from ports import run as ports
@@ -254,7 +255,16 @@ def test_parts_of_the_suite_judge_what_the_scripts_print():
     heap = parts.heap_script()
     compile(heap, "heap.py", "exec")  # valid Python; main() of bench.py is not called
     assert "\nmain()" not in heap and heap.rstrip().endswith("_ports_heap()")
-    assert parts.eval_script([("ab|", "ba.")]).startswith("EXAMPLES = [('ab|', 'ba.')]\n")
+
+
+@pytest.mark.skipif(not MICROPYTHON, reason="needs the micropython unix port")
+def test_the_eval_script_runs_and_is_judged_on_the_unix_port(tmp_path):
+    # The script the ports run, as they build it, on the unix port: its examples reach
+    # eval_model.py in the form it reads, and its last line is what eval_answers parses.
+    script = tmp_path / "eval.py"
+    script.write_text(parts.eval_script([("abc|", "cba."), ("ab|", "xx.")]))
+    out = run_micropython(str(script))
+    assert parts.eval_answers(out) == (1, 2, ["wrong: ab| -> ba."]), out
 
 
 # The package as a ROMFS image.

@@ -216,7 +216,10 @@ def heap(ctx, target):
 
 
 def eval_script(examples):
-    return project.device_script("eval_model.py", head="EXAMPLES = %r" % (examples,))
+    """eval_model.py with examples [(prompt, answer)], as the text it reads: a line
+    "prompt\tanswer" each."""
+    text = "".join("%s\t%s\n" % pair for pair in examples)
+    return project.device_script("eval_model.py", head="EXAMPLES = %r" % (text,))
 
 
 def eval_answers(out):
