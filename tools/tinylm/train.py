@@ -23,7 +23,11 @@ import random
 import sys
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError:
+    sys.exit("train.py needs torch: `make train` installs it (requirements-train.txt)")
 
 if __name__ == "__main__":  # run as a script: tools/ is the import root (tools/README.md)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
