@@ -258,6 +258,20 @@ def test_parts_of_the_suite_judge_what_the_scripts_print():
 
 
 @pytest.mark.skipif(not MICROPYTHON, reason="needs the micropython unix port")
+def test_the_classify_script_gives_the_numpy_models_logits_on_the_unix_port(tmp_path):
+    # The windows go inline; each window's logits come back and equal the numpy int8
+    # model's (tools/tinylm/int8_model.py), which the ports demand of every target.
+    windows, want = project.gesture_windows(8)
+    assert len(windows) == 8 * 32 * 3 and len(want) == 8 and len(want[0]) == 8
+    script = tmp_path / "classify.py"
+    script.write_text(parts.classify_script(windows, 8))
+    out = run_micropython(str(script))
+    assert parts.logits_of(out) == want, out
+    classes = out.split("classes: ")[1].split()[0]  # and each class: its largest logit
+    assert [int(c) for c in classes] == [row.index(max(row)) for row in want]
+
+
+@pytest.mark.skipif(not MICROPYTHON, reason="needs the micropython unix port")
 def test_the_eval_script_runs_and_is_judged_on_the_unix_port(tmp_path):
     # The script the ports run, as they build it, on the unix port: its examples reach
     # eval_model.py in the form it reads, and its last line is what eval_answers parses.

@@ -1,8 +1,9 @@
 """The shipped gesture classifier on held-out windows, on this target: classes and time.
 
-The host (tools/report/eval_model.py) puts WINDOWS = "<path of a file of windows>" and
-COUNT = <windows in it> in front of this script; the file holds COUNT windows of
-window * features int8, one after another. Prints `target: ...`, `ram: N bytes`, then
+The host puts WINDOWS and COUNT in front of this script: WINDOWS the path of a file of
+COUNT windows (tools/report/eval_model.py) or the windows themselves as bytes
+(tools/ports/, a few dozen), each window * features int8, one after another; with
+LOGITS = True, a line `logits: ...` follows each window. Prints `target: ...`, `ram: N bytes`, then
 `classes: <one digit per window>` (the class of each, as '0' + class) and, last,
 `classified N windows in U us`.
 """
@@ -17,6 +18,7 @@ from attention.classifier import Classifier, shipped
 
 WINDOWS = globals().get("WINDOWS", "")
 COUNT = globals().get("COUNT", 0)
+LOGITS = globals().get("LOGITS", False)  # also print each window's logits
 
 
 def main():
@@ -31,12 +33,19 @@ def main():
     frames = bytearray(size)
     classes = bytearray(COUNT)
     spent = 0
-    with open(WINDOWS, "rb") as f:
-        for i in range(COUNT):
+    f = open(WINDOWS, "rb") if isinstance(WINDOWS, str) else None
+    for i in range(COUNT):
+        if f:
             f.readinto(frames)
-            start = time.ticks_us()
-            classes[i] = 48 + model.classify(frames)
-            spent += time.ticks_diff(time.ticks_us(), start)
+        else:
+            frames[:] = WINDOWS[i * size : (i + 1) * size]
+        start = time.ticks_us()
+        classes[i] = 48 + model.classify(frames)
+        spent += time.ticks_diff(time.ticks_us(), start)
+        if LOGITS:
+            print("logits: " + " ".join(str(v) for v in model.logits))
+    if f:
+        f.close()
     print("classes: " + classes.decode())
     print("classified %d windows in %d us" % (COUNT, spent))
 

@@ -54,12 +54,21 @@ MPY_ARCHES = (
 FUZZ_SEEDS = (1, 2, 3)
 FUZZ_CALLS = 2000
 EVAL_COUNT = 200
+CLASSIFY_COUNT = 48  # gesture windows, sent inline (96 bytes each)
 
 # Seconds each part may take on one target (fuzz: per seed). QEMU runs slower than the
 # unix port; the defaults leave a wide margin on a loaded two-core machine.
-TIMEOUTS = {"probe": 60, "selftest": 300, "cases": 600, "fuzz": 600, "heap": 300, "eval": 900}
+TIMEOUTS = {
+    "probe": 60,
+    "selftest": 300,
+    "cases": 600,
+    "fuzz": 600,
+    "heap": 300,
+    "eval": 900,
+    "classify": 600,
+}
 REASON_LIMIT = 120
-PARTS = ("selftest", "cases", "fuzz", "heap", "eval")
+PARTS = ("selftest", "cases", "fuzz", "heap", "eval", "classify")
 
 
 @dataclass
@@ -252,7 +261,47 @@ def model_eval(ctx, target):
     return Part("eval", True, score + ", every answer as on the 64-bit unix port")
 
 
-RUNNERS = {"selftest": selftest, "cases": cases, "fuzz": fuzz, "heap": heap, "eval": model_eval}
+def classify_script(windows, count):
+    """eval_classifier.py with count windows (bytes) inline, printing their logits."""
+    head = "WINDOWS = %r\nCOUNT = %d\nLOGITS = True" % (windows, count)
+    return project.device_script("eval_classifier.py", head=head)
+
+
+def logits_of(out):
+    """The logits eval_classifier.py printed, a list per window."""
+    return [
+        [int(v) for v in line.split()[1:]]
+        for line in out.splitlines()
+        if line.startswith("logits:")
+    ]
+
+
+def classify(ctx, target):
+    """The shipped gesture classifier on held-out windows: every window's logits must be
+    the numpy int8 model's (tools/tinylm/int8_model.py), bit for bit."""
+    windows, want = ctx.gesture
+    run = ctx.run(target, classify_script(windows, len(want)), "classify")
+    got = logits_of(run.out)
+    if run.status != "ok" or not got:
+        return Part("classify", False, _failed(run))
+    if got != want:
+        differ = sum(g != w for g, w in zip(got, want)) + abs(len(got) - len(want))
+        return Part(
+            "classify", False, "%d of %d windows' logits differ from numpy's" % (differ, len(want))
+        )
+    return Part(
+        "classify", True, "%d gesture windows, logits as the numpy int8 model's" % len(want)
+    )
+
+
+RUNNERS = {
+    "selftest": selftest,
+    "cases": cases,
+    "fuzz": fuzz,
+    "heap": heap,
+    "eval": model_eval,
+    "classify": classify,
+}
 
 
 def line(target, info, parts, problem=None):

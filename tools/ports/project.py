@@ -3,7 +3,7 @@
 Paths of the package, the device scripts and the fixtures, and the few functions of
 other tools/ modules that are used (board/target.py's joining of device scripts,
 board/record.py's fixture builder, board/fixture_file.py's file names, tinylm's held-out
-examples, the host tool finder of board/boards.py). When those move, this is the only
+examples and gesture windows with the numpy int8 model's classes, the host tool finder of board/boards.py). When those move, this is the only
 file to change.
 """
 
@@ -39,6 +39,16 @@ def device_script(*names, head=""):
 def fuzz_script(seed, calls):
     """tools/device/fuzz.py (and its plans) with its settings in front, as quality/fuzz.py sends it."""
     return device_script("fuzz.py", head="SEED = %d; CALLS = %d; VERBOSE = False" % (seed, calls))
+
+
+def gesture_windows(count):
+    """count held-out gesture windows (bytes, int8 one after another), and the logits of
+    each by the numpy int8 model of tools/tinylm (independent of the board's code)."""
+    from tinylm import gesture, int8_model
+
+    windows, _ = gesture.dataset(count, gesture.HELD_SEED)
+    logits = int8_model.load(str(PACKAGE / "gesture.bin")).logits(windows)
+    return windows.astype("int8").tobytes(), [[int(v) for v in row] for row in logits]
 
 
 def eval_examples(count):

@@ -1,7 +1,7 @@
 """`make ports`: build 32-bit MicroPython from a source tree, run the device suite on each.
 
     python tools/ports/run.py --src ~/micropython [--record] [--only NAME ...]
-        [--parts selftest,cases,fuzz,heap,eval] [--link pipe|pty] [--form .py|.mpy]
+        [--parts selftest,cases,fuzz,heap,eval,classify] [--link pipe|pty] [--form .py|.mpy]
 
 Builds (tools/ports/build.py) the 32-bit unix port and the qemu port for a Cortex-M3 and
 a 32-bit RISC-V board into build/ports/, then runs, on every target of
@@ -46,6 +46,7 @@ class Context:
         self.fuzz_seeds = [int(s) for s in args.fuzz_seeds.split(",")]
         self.fuzz_calls = args.fuzz_calls
         self.examples = project.eval_examples(args.eval_count)
+        self._gesture = None
         self.reference = parts.load_reference()
         self.reference_name = project.REFERENCE_FIXTURE.name
         self.packages = {}  # target name -> folder (unix) or ROMFS image (qemu)
@@ -71,6 +72,13 @@ class Context:
                 "  %s %s: %s in %.1f s" % (target.name, part, run.status, run.seconds), flush=True
             )
         return run
+
+    @property
+    def gesture(self):
+        """(windows as bytes, the numpy int8 model's class of each), made once."""
+        if self._gesture is None:
+            self._gesture = project.gesture_windows(parts.CLASSIFY_COUNT)
+        return self._gesture
 
     def eval_reference(self):
         """The shipped model's answers on the 64-bit unix port (None without one)."""
