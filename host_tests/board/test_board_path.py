@@ -147,6 +147,10 @@ def test_record_on_the_board_equals_the_direct_recording(board, tmp_path):
 def test_run_and_device_test_on_the_board(board):
     out = make("run", "PORT=" + board[0])
     assert "SlidingWindowAttention" in out and re.search(r"abcdefgh\| +-> hgfedcba\.", out)
+    assert (
+        re.search(r"a tap +window -> tap ", out)
+        and "streamed, after 32 frames pushed: circle" in out
+    )
     assert make("device-test", "PORT=" + board[0]).strip().endswith(" passed, 0 failed")
 
 

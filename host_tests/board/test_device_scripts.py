@@ -1,5 +1,6 @@
 """Device scripts as tools/board/target.py joins them: helpers named in `# with:` lines first,
-each once, and the joined file has no undefined name (ruff's F821, as `make lint` runs it)."""
+each once, and the joined file has no undefined name (ruff's F821, as `make lint` runs it);
+and the data a demo script carries is what it says it is."""
 
 import os
 import subprocess
@@ -55,3 +56,23 @@ def test_the_joined_script_defines_every_name_it_uses(script, tmp_path):
         text = f.read()
     done = subprocess.run(CHECK, input=text, capture_output=True, text=True, check=False, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_classify_demos_windows_are_the_simulators_first_held_out_ones():
+    # classify.py says its windows are gesture.dataset(8, HELD_SEED), one per gesture in
+    # order; the numpy int8 model (independent of the board's code) names each so.
+    import ast
+
+    from tinylm import gesture, int8_model
+
+    tree = ast.parse(open(os.path.join(target.DEVICE, "classify.py")).read())
+    found = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
+    windows, labels = gesture.dataset(8, gesture.HELD_SEED)
+    assert found["WINDOWS"] == windows.astype("int8").tobytes().hex()
+    assert found["NAMES"] == gesture.LABELS and list(labels) == list(range(8))
+    model = int8_model.load(os.path.join(ROOT, "firmware", "attention", "gesture.bin"))
+    assert list(model.predict(windows)) == list(range(8))

@@ -46,7 +46,7 @@ def windows(count=40):
 
 
 TOOLS = (
-    ("run", ((["demo.py"], ""), (["generate.py"], ""))),
+    ("run", ((["demo.py"], ""), (["generate.py"], ""), (["classify.py"], ""))),
     ("device-test", ((["selftest.py"], ""),)),
     ("accuracy", ((["accuracy.py"], ""),)),
     (
