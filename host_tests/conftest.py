@@ -13,6 +13,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -132,6 +133,40 @@ def run_micropython(script, *args):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+@contextlib.contextmanager
+def make_vboard(*variables):
+    """`make vboard` with variables (VBOARD_DIR=...) in its own process group: yields the
+    first line it printed (the device path, or "" after 30 s of silence); stopped after."""
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "-C", ROOT, "vboard", *variables],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        yield proc.stdout.readline().strip() if ready else ""
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+def boards_cli(*args):
+    """`python tools/board/boards.py args...` from the checkout, its output captured."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / "board" / "boards.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
 
 
 class Terminal:

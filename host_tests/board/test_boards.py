@@ -17,8 +17,8 @@ import pytest
 from board import boards
 from report import doc_block
 from conftest import REPO as ROOT
+from conftest import boards_cli
 
-BOARDS_PY = ROOT / "tools" / "board" / "boards.py"
 
 FIELDS = {
     "chip": str,
@@ -36,16 +36,6 @@ FLASH_FIELDS = {
 }
 ESPTOOL_BOARDS = [n for n in boards.names() if boards.load(n)["flash"] == "esptool"]
 UF2_BOARDS = [n for n in boards.names() if boards.load(n)["flash"] == "uf2"]
-
-
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, str(BOARDS_PY), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
 
 
 def image(path, chip_id, magic=0xE9, size=4096):
@@ -154,7 +144,7 @@ def test_load_unknown_board():
 
 def test_flash_dry_run_esp32(tmp_path):
     fw = image(tmp_path / "x.bin", 0)
-    r = run_cli(
+    r = boards_cli(
         "flash", "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", str(fw), "--dry-run"
     )
     assert r.returncode == 0, r.stderr
@@ -176,7 +166,7 @@ def test_flash_dry_run_esp32(tmp_path):
 
 def test_flash_dry_run_esp32s3_baud_and_quoting(tmp_path):
     fw = image(tmp_path / "my fw.bin", 9)
-    r = run_cli(
+    r = boards_cli(
         "flash",
         "--board",
         "esp32s3",
@@ -235,7 +225,7 @@ def test_image_checks(name, tmp_path):
 
 def test_flash_refuses_a_wrong_image_before_any_erase(tmp_path):
     fw = image(tmp_path / "s3.bin", 9)
-    r = run_cli("flash", "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", str(fw))
+    r = boards_cli("flash", "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", str(fw))
     assert r.returncode != 0
     assert "a firmware for the ESP32-S3, but BOARD=esp32 is an ESP32" in r.stderr
     assert r.stdout == ""  # no esptool command was printed, so none was run
@@ -245,13 +235,13 @@ def test_flash_refuses_a_wrong_image_before_any_erase(tmp_path):
 def test_flash_checks_the_port_after_the_image(tmp_path):
     fw = image(tmp_path / "fw.bin", 0)
     missing = str(tmp_path / "ttyUSB0")
-    r = run_cli("flash", "--board", "esp32", "--port", missing, "--firmware", str(fw))
+    r = boards_cli("flash", "--board", "esp32", "--port", missing, "--firmware", str(fw))
     assert r.returncode != 0 and "no such port: " + missing in r.stderr
     assert r.stdout == ""
 
 
 def test_flash_missing_firmware(tmp_path):
-    r = run_cli(
+    r = boards_cli(
         "flash",
         "--board",
         "esp32",
@@ -267,7 +257,7 @@ def test_flash_missing_firmware(tmp_path):
 
 
 def test_flash_unknown_board():
-    r = run_cli("flash", "--board", "esp99", "--port", "p", "--firmware", "f", "--dry-run")
+    r = boards_cli("flash", "--board", "esp99", "--port", "p", "--firmware", "f", "--dry-run")
     assert r.returncode != 0
     assert "unknown board 'esp99'" in r.stderr and "esp32c6" in r.stderr
     assert "Traceback" not in r.stderr
@@ -386,7 +376,7 @@ def test_uf2_checks(tmp_path):
 
 def test_flash_dry_run_rp2040_prints_the_steps_not_esptool(tmp_path):
     fw = uf2(tmp_path / "RPI_PICO-v1.28.0.uf2", [RP2040])
-    r = run_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--dry-run")
+    r = boards_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--dry-run")
     assert r.returncode == 0, r.stderr
     assert "esptool" not in r.stdout.replace("not flashed with esptool", "")
     assert "hold its BOOTSEL button" in r.stdout and "named RPI-RP2 appears" in r.stdout
@@ -397,7 +387,7 @@ def test_flash_dry_run_rp2040_prints_the_steps_not_esptool(tmp_path):
 
 def test_flash_rp2350_names_the_port_and_its_drive(tmp_path):
     fw = uf2(tmp_path / "fw.uf2", [ABSOLUTE, RP2350])
-    r = run_cli(
+    r = boards_cli(
         "flash", "--board", "rp2350", "--port", "/dev/ttyACM0", "--firmware", str(fw), "--dry-run"
     )
     assert r.returncode == 0, r.stderr
@@ -406,7 +396,7 @@ def test_flash_rp2350_names_the_port_and_its_drive(tmp_path):
 
 
 def test_flash_rp2040_refuses_a_wrong_image_first(tmp_path):
-    r = run_cli("flash", "--board", "rp2040", "--firmware", str(image(tmp_path / "x.bin", 0)))
+    r = boards_cli("flash", "--board", "rp2040", "--firmware", str(image(tmp_path / "x.bin", 0)))
     assert r.returncode != 0 and r.stdout == ""
     assert "not a UF2 image" in r.stderr and "Traceback" not in r.stderr
 
@@ -417,10 +407,10 @@ def test_flash_rp2040_copies_onto_its_drive(tmp_path):
     fw = uf2(tmp_path / "fw.uf2", [RP2040])
     drive = tmp_path / "RPI-RP2"
     drive.mkdir()
-    r = run_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--drive", str(drive))
+    r = boards_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--drive", str(drive))
     assert r.returncode != 0 and "not a UF2 bootloader drive" in r.stderr  # no INFO_UF2.TXT
     (drive / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\nBoard-ID: RPI-RP2\n")
-    r = run_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--drive", str(drive))
+    r = boards_cli("flash", "--board", "rp2040", "--firmware", str(fw), "--drive", str(drive))
     assert r.returncode == 0, r.stderr
     assert (drive / "fw.uf2").read_bytes() == fw.read_bytes()
     assert "written to" in r.stdout
@@ -440,7 +430,7 @@ def test_flash_rp2040_without_its_drive_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_flash_an_esp32_still_needs_its_port(tmp_path):
-    r = run_cli("flash", "--board", "esp32", "--firmware", str(image(tmp_path / "x.bin", 0)))
+    r = boards_cli("flash", "--board", "esp32", "--firmware", str(image(tmp_path / "x.bin", 0)))
     assert r.returncode != 0 and "PORT is required to flash an ESP32" in r.stderr
 
 

@@ -16,21 +16,11 @@ from pathlib import Path
 import pytest
 from board import boards
 from conftest import REPO as ROOT
+from conftest import boards_cli
 
-BOARDS_PY = ROOT / "tools" / "board" / "boards.py"
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 # py/persistentcode.h MP_NATIVE_ARCH_*
 ARCH_CODE = {"x64": 2, "armv6m": 4, "armv7emsp": 7, "xtensawin": 10, "rv32imc": 11}
-
-
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, str(BOARDS_PY), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
 
 
 # Compiling.
@@ -118,14 +108,14 @@ def test_compile_refuses_to_overwrite_sources(sample):
 @pytest.mark.parametrize("name", ["esp32", "esp32c6", "rp2040", "rp2350"])
 def test_mpy_cli_board(sample, tmp_path, name):
     out = tmp_path / "build" / name
-    r = run_cli("mpy", "--board", name, "--src", str(sample), "--out", str(out))
+    r = boards_cli("mpy", "--board", name, "--src", str(sample), "--out", str(out))
     assert r.returncode == 0, r.stderr
     arch = boards.load(name)["mpy_arch"]
     assert mpy_header(out / "attention" / "kernels.mpy")[2] == ARCH_CODE[arch]
 
 
 def test_mpy_cli_error_is_clean(tmp_path):
-    r = run_cli("mpy", "--arch", "x64", "--src", str(tmp_path), "--out", str(tmp_path / "o"))
+    r = boards_cli("mpy", "--arch", "x64", "--src", str(tmp_path), "--out", str(tmp_path / "o"))
     assert r.returncode != 0
     assert "no __init__.py" in r.stderr and "Traceback" not in r.stderr
 
@@ -133,7 +123,7 @@ def test_mpy_cli_error_is_clean(tmp_path):
 @pytest.mark.skipif(not MICROPYTHON.is_file(), reason="unix port micropython not installed")
 def test_x64_package_imports_on_unix_port(sample, tmp_path):
     out = tmp_path / "build" / "x64"
-    r = run_cli("mpy", "--arch", "x64", "--src", str(sample), "--out", str(out))
+    r = boards_cli("mpy", "--arch", "x64", "--src", str(sample), "--out", str(out))
     assert r.returncode == 0, r.stderr
     shutil.rmtree(sample)  # only the .mpy files are left to import
     code = textwrap.dedent("""\
@@ -189,7 +179,7 @@ class FakeTransport:
 def test_dist(sample, tmp_path, monkeypatch):
     out = tmp_path / "dist"
     root_json = tmp_path / "package.json"
-    r = run_cli("dist", "--src", str(sample), "--out", str(out), "--root-json", str(root_json))
+    r = boards_cli("dist", "--src", str(sample), "--out", str(out), "--root-json", str(root_json))
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(boards.DIST_ARCHES)
 
@@ -234,7 +224,7 @@ def test_dist(sample, tmp_path, monkeypatch):
 
 def test_dist_needs_version(sample, tmp_path):
     (sample / "__init__.py").write_text("from .util import twice\n")
-    r = run_cli(
+    r = boards_cli(
         "dist",
         "--src",
         str(sample),

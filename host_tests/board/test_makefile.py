@@ -9,7 +9,7 @@ import time
 
 import host_python
 import pytest
-from conftest import ROOT
+from conftest import ROOT, make_vboard
 
 VARIABLES = ("PORT", "BOARD", "FIRMWARE", "DRY_RUN", "DRIVE", "BAUD", "FIXTURE", "PYTHON3")
 VARIABLES += ("FORM", "FORCE", "HEAP", "MICROPYTHON", "TIMEOUT", "VBOARD_DIR")
@@ -100,25 +100,8 @@ def test_board_targets_install_only_the_board_tools(tmp_path, args, full):
 
 
 def test_vboard_prints_the_device_path_first():
-    proc = subprocess.Popen(
-        ["make", "--no-print-directory", "-C", ROOT, "vboard"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        first = proc.stdout.readline().strip() if ready else ""
+    with make_vboard() as first:
         assert first.startswith("/dev/"), first
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.time() + 10
-        while proc.poll() is None and time.time() < deadline:
-            time.sleep(0.1)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
 
 
 @pytest.mark.parametrize("target", ["bench", "accuracy", "run", "record", "device-test"])

@@ -11,7 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MICROPYTHON, MPREMOTE, REPO, VBOARD, mpremote, needs_board_tools, vboard
+from conftest import (
+    MICROPYTHON,
+    MPREMOTE,
+    REPO,
+    VBOARD,
+    make_vboard,
+    mpremote,
+    needs_board_tools,
+    vboard,
+)
 
 pytestmark = needs_board_tools
 
@@ -243,16 +252,7 @@ def test_boot_py_and_main_py_run_as_on_a_board(tmp_path):
 def test_files_stay_across_restarts_of_make_vboard(tmp_path):
     folder = tmp_path / "board"
     for step in ("write", "read"):
-        proc = subprocess.Popen(
-            ["make", "--no-print-directory", "-C", str(REPO), "vboard", "VBOARD_DIR=%s" % folder],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            ready, _, _ = select.select([proc.stdout], [], [], 30)
-            port = proc.stdout.readline().strip() if ready else ""
+        with make_vboard("VBOARD_DIR=%s" % folder) as port:
             assert port.startswith("/dev/"), port
             if step == "write":
                 mpremote(
@@ -267,9 +267,6 @@ def test_files_stay_across_restarts_of_make_vboard(tmp_path):
                     ).stdout.strip()
                     == "kept"
                 )
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.communicate(timeout=20)
 
 
 def test_unplugging_stops_the_board_and_removes_its_port(tmp_path):

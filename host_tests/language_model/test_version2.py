@@ -31,6 +31,13 @@ OPTIONS = [  # (kind's keyword arguments): every option appears with every other
 ]
 
 
+def model_file(tmp_path, h, t):
+    """The path of a version 2 file of header h and tensors t, written into tmp_path."""
+    path = tmp_path / "model.bin"
+    path.write_bytes(version2.to_bytes(h, t))
+    return path
+
+
 def _classifier(seed, options):
     rng = np.random.default_rng(seed)
     options = dict(options, pooling=options.get("pooling", 1))
@@ -42,8 +49,7 @@ def _classifier(seed, options):
 @pytest.mark.parametrize("seed", range(len(OPTIONS)))
 def test_classifier_equals_the_spec(tmp_path, seed):
     h, t, frames = _classifier(seed, OPTIONS[seed])
-    path = tmp_path / "model.bin"
-    path.write_bytes(version2.to_bytes(h, t))
+    path = model_file(tmp_path, h, t)
     model = Classifier.load(str(path))
     want, logits, scores = version2.classify(h, t, frames)
     assert model.classify(array("b", frames.ravel().tolist())) == want
@@ -64,8 +70,7 @@ def test_a_residual_add_saturates_the_projection_first(tmp_path):
         t[name] = (np.full_like(w, 127), np.array([[32767, 17]] * len(scales)))
     tokens = [1, 2, 3, 4]
     want = version2.decode(h, t, tokens)
-    path = tmp_path / "model.bin"
-    path.write_bytes(version2.to_bytes(h, t))
+    path = model_file(tmp_path, h, t)
     model = Decoder.load(str(path))
     got = []
     for token in tokens:
@@ -92,8 +97,7 @@ def _decoder(seed):
 @pytest.mark.parametrize("seed", range(len(DECODERS)))
 def test_decoder_equals_the_spec(tmp_path, seed):
     h, t, tokens = _decoder(seed)
-    path = tmp_path / "model.bin"
-    path.write_bytes(version2.to_bytes(h, t))
+    path = model_file(tmp_path, h, t)
     model = Decoder.load(str(path))
     got = []
     for token in tokens:
@@ -155,8 +159,7 @@ def test_a_wide_vocabulary_encodes_and_generates(tmp_path):
     rng = np.random.default_rng(3)
     names = ["a", "b", "ab", "c"] + ["w%d" % i for i in range(296)]
     h, t = version2.random_model(rng, 0, vocab=300, context=8, names=names)
-    path = tmp_path / "model.bin"
-    path.write_bytes(version2.to_bytes(h, t))
+    path = model_file(tmp_path, h, t)
     model = Decoder.load(str(path))
     assert model.vocab[:4] == ("a", "b", "ab", "c")
     ids = model.encode("abcw17ab")
@@ -188,24 +191,21 @@ def test_a_broken_promise_of_one_multiply_is_refused(tmp_path):
     scales = scales.copy()
     scales[3] = (32767, 20)  # 128 * sum|w| * 32767 is far beyond 2**31
     t["0.w1"] = (w, scales)
-    path = tmp_path / "model.bin"
-    path.write_bytes(version2.to_bytes(h, t))
+    path = model_file(tmp_path, h, t)
     with pytest.raises(ValueError, match="tensor 0.w1 row 3 breaks the one-multiply promise"):
         Decoder.load(str(path))
 
 
 def test_a_file_of_the_other_kind_is_refused(tmp_path):
     h, t, _ = _classifier(0, OPTIONS[0])
-    path = tmp_path / "model.bin"
-    path.write_bytes(version2.to_bytes(h, t))
+    path = model_file(tmp_path, h, t)
     with pytest.raises(ValueError, match="a classifier, not a decoder"):
         Decoder.load(str(path))
 
 
 def test_the_frames_and_the_stream_are_checked(tmp_path):
     h, t, frames = _classifier(0, OPTIONS[0])
-    path = tmp_path / "model.bin"
-    path.write_bytes(version2.to_bytes(h, t))
+    path = model_file(tmp_path, h, t)
     model = Classifier.load(str(path))
     with pytest.raises(ValueError, match="frames: expected at least 18 int8 values, got 17"):
         model.classify(array("b", bytes(17)))
@@ -229,6 +229,5 @@ def test_class_names_keep_their_bytes_and_lose_only_the_padding(tmp_path):
     rng = np.random.default_rng(7)
     names = ["", "up", "x\u00e9", "down"]  # an empty name, a two-byte character
     h, t = version2.random_model(rng, 1, vocab=4, pooling=1, names=names)
-    path = tmp_path / "model.bin"
-    path.write_bytes(version2.to_bytes(h, t))
+    path = model_file(tmp_path, h, t)
     assert Classifier.load(str(path)).labels == ("", "up", "x\u00e9", "down")

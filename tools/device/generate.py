@@ -7,7 +7,8 @@ RAM the model takes and the time per token.
 
 # first: attention.decoder
 
-import gc
+# with: heap.py
+
 import time
 
 from attention.decoder import Decoder, shipped
@@ -16,11 +17,7 @@ PROMPTS = ("abc|", "jihgf|", "abcdefgh|", "bead|", "fig|")
 
 
 def main():
-    gc.collect()
-    free = gc.mem_free() if hasattr(gc, "mem_free") else 0
-    model = Decoder.load(shipped())
-    gc.collect()
-    used = free - gc.mem_free() if free else model.ram
+    model, used = loaded(Decoder.load, shipped())
     print(
         "decoder: %d layers, dim %d, %d heads, context %d, vocabulary %r"
         % (model.layers, model.dim, model.heads, model.context, model.vocab)

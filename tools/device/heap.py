@@ -40,6 +40,14 @@ def skip_line(what, need, detail=""):
     return "skipped %s: %s; the target has %s" % (what, needs, heap_words())
 
 
+def loaded(load, path):
+    """load(path) (a model), and the bytes of heap it keeps: measured where gc can tell,
+    else what the model says it takes (its ram)."""
+    free = heap_free() if hasattr(gc, "mem_free") else 0
+    model = load(path)
+    return model, free - heap_free() if free else model.ram
+
+
 def room_for(need, reserve=2048):
     """Whether need bytes (and a little more for the case's small objects) are free."""
     return need + reserve <= heap_free()

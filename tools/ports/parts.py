@@ -35,22 +35,6 @@ print("PROBE " + json.dumps({
     "heap": gc.mem_free() + gc.mem_alloc()}))
 """
 
-MPY_ARCHES = (
-    None,
-    "x86",
-    "x64",
-    "armv6",
-    "armv6m",
-    "armv7m",
-    "armv7em",
-    "armv7emsp",
-    "armv7emdp",
-    "xtensa",
-    "xtensawin",
-    "rv32imc",
-    "rv64imc",
-)
-
 FUZZ_SEEDS = (1, 2, 3)
 FUZZ_CALLS = 2000
 EVAL_COUNT = 200
@@ -97,8 +81,7 @@ def parse_probe(out):
         if line.startswith("PROBE "):
             info = json.loads(line[6:])
             info["range"] = range_of(info["address"])
-            arch = (info["mpy"] >> 10) & 15
-            info["arch"] = MPY_ARCHES[arch] if arch < len(MPY_ARCHES) else str(arch)
+            info["arch"] = project.arch_name(info["mpy"])
             found = re.search(r"MicroPython (v\S+)", info["version"])
             info["micropython"] = found.group(1) if found else ".".join(map(str, info["impl"]))
             return info

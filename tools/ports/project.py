@@ -2,7 +2,7 @@
 
 Paths of the package, the device scripts and the fixtures, and the few functions of
 other tools/ modules that are used (board/target.py's joining of device scripts,
-board/record.py's fixture builder, board/fixture_file.py's file names, tinylm's held-out
+board/record.py's fixture builder, board/fixture_file.py's file names, board_check.py's arch names, tinylm's held-out
 examples and gesture windows with the numpy int8 model's classes, the host tool finder of board/boards.py). When those move, this is the only
 file to change.
 """
@@ -10,7 +10,7 @@ file to change.
 import os
 from pathlib import Path
 
-from board import boards, fixture_file, record, target
+from board import board_check, boards, fixture_file, record, target
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools"
@@ -25,6 +25,11 @@ EVAL_SEED = 2025  # tools/report/eval_model.py's held-out examples
 def tool(name):
     """A host program (mpremote, micropython): next to this Python first, then on PATH."""
     return boards.tool(name)
+
+
+def arch_name(mpy):
+    """The native architecture a sys.implementation._mpy value names (board/board_check.py)."""
+    return board_check.arch(mpy)
 
 
 def device_script(*names, head=""):

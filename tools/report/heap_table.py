@@ -15,6 +15,7 @@ loops); fuzz 1500 calls of seed 1; eval 40 held-out examples and 40 gesture wind
 """
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -32,11 +33,13 @@ LOW, HIGH, STEP = 32, 1024, 2  # KB: where the bisection looks, and how close it
 SKIP_SIGNS = ("skipped ", " left out", " steps skipped")
 
 
+@functools.lru_cache(maxsize=None)  # made once, for every heap the bisection tries
 def examples(count=40, seed=2025):
     pairs = [task.example(s) for s in task.strings(count, seed, held=True)]
     return "EXAMPLES = %r\n" % "".join("%s\t%s\n" % pair for pair in pairs)
 
 
+@functools.lru_cache(maxsize=None)
 def windows(count=40):
     """The prelude of eval_classifier.py: a file of count held-out gesture windows."""
     path = ROOT / "build" / "eval" / "heap-windows.bin"
