@@ -13,6 +13,7 @@ _HALF = const(32768)
 _SUMS = _memory.SCRATCH
 _UPDATE = _check.kinds(0, 0, _memory.INT8, _memory.INT8, _memory.INT32)
 _ATTEND = _check.kinds(_memory.INT32, _memory.INT8, 0, 0, _memory.INT32)
+_RESET = _check.kinds(0, 0, 0, 0, _memory.INT32)
 _FORWARD = _check.kinds(_memory.INT32, _memory.INT8, _memory.INT8, _memory.INT8, _memory.INT32)
 _FORWARD_NAMES = ("output", "query", "keys", "values")
 # phi of an int8 by its byte u (two's complement), for _kernels.linear_rows.
@@ -72,8 +73,14 @@ class LinearAttention:
 
     def reset(self):
         """Forget every row seen."""
-        sums = self._frame[_SUMS]
-        _kernels.fill(sums, 0, len(sums), 0)
+        frame = self._frame
+        status = _memory.measure(None, None, None, None, _RESET, frame)
+        if status:
+            _check.refuse(status, _FORWARD_NAMES, _RESET, frame)
+        dim = self._feature_dim
+        if not 0 < dim or frame[1][4] < 4 * dim:
+            _check.changed()
+        _kernels.fill(frame[_SUMS], 0, 4 * dim, 0)
         self._halvings = 0
 
     def update(self, keys, values, n=None):

@@ -285,42 +285,57 @@ def test_a_private_head_dim_cannot_write_past_the_query_scratch():
         m.compute_scores(bytes(64), bytes(64), array("i", [0]))
 
 
+@pytest.mark.parametrize("call", ["reset", "update", "attend"])
+def test_a_private_feature_dim_one_larger_cannot_write_past_the_sums(call):
+    a = LinearAttention(8)
+    a._feature_dim = 9  # the sums hold 4 * 8 int32; 4 * 9 would run one row past them
+    calls = {
+        "reset": lambda: a.reset(),
+        "update": lambda: a.update(bytes(9), bytes(9)),
+        "attend": lambda: a.attend(bytes(9), array("i", bytes(36))),
+    }
+    with pytest.raises(ValueError, match="sizes were changed"):
+        calls[call]()
+
+
 HOSTILE = (0, 1, -1, 3, 64, 4096, 2**31, -(2**31), 2**40, None, 1.5)
 
 
 def _subjects():
+    """(an object, the calls to try on it): each call is tried on its own, so a refusal of
+    one does not keep the next from running."""
     yield (
         MicroAttention(8, 2, max_len=4),
-        lambda o: [
-            o.compute_scores(bytes(8), bytes(64), array("i", bytes(64))),
-            o.weighted_sum(array("i", bytes(64)), bytes(64), array("i", bytes(64))),
-            o.forward(bytes(8), bytes(64), bytes(64), array("i", bytes(32)), None, 3),
-        ],
+        (
+            lambda o: o.compute_scores(bytes(8), bytes(64), array("i", bytes(64))),
+            lambda o: o.weighted_sum(array("i", bytes(64)), bytes(64), array("i", bytes(64))),
+            lambda o: o.forward(bytes(8), bytes(64), bytes(64), array("i", bytes(32)), None, 3),
+        ),
     )
     yield (
         LinearAttention(8),
-        lambda o: [
-            o.forward(bytes(8), bytes(32), bytes(32), array("i", bytes(32))),
-            o.update(bytes(16), bytes(16)),
-            o.attend(bytes(8), array("i", bytes(32))),
-            o.reset(),
-        ],
+        (
+            lambda o: o.forward(bytes(8), bytes(32), bytes(32), array("i", bytes(32))),
+            lambda o: o.update(bytes(16), bytes(16)),
+            lambda o: o.attend(bytes(8), array("i", bytes(32))),
+            lambda o: o.reset(),
+        ),
     )
     yield (
         SlidingWindowAttention(4, 8),
-        lambda o: [o.forward(bytes(8), bytes(32), bytes(32), 9, array("i", bytes(32)))],
+        (lambda o: o.forward(bytes(8), bytes(32), bytes(32), 9, array("i", bytes(32))),),
     )
-    yield KVCache(3, 8, ring=True), lambda o: [o.append(bytes(8), bytes(8)) for _ in range(4)]
+    yield KVCache(3, 8, ring=True), (lambda o: o.append(bytes(8), bytes(8)),) * 4
     yield (
         layers.Linear(bytes(32), array("i", [1, 17] * 8), 8, 4),
-        lambda o: [
-            o.forward(bytes(4), bytearray(8)),
-            o.forward32(bytes(4), array("i", bytes(32))),
-            o.accumulate(bytes(4)),
-        ],
+        (
+            lambda o: o.forward(bytes(4), bytearray(8)),
+            lambda o: o.forward32(bytes(4), array("i", bytes(32))),
+            lambda o: o.accumulate(bytes(4)),
+        ),
     )
-    yield layers.RMSNorm(8, 5), lambda o: [o.forward(bytes(range(8)), bytearray(8))]
-    yield layers.Embedding(bytes(32), 4, 8), lambda o: [o.lookup(3, bytearray(8))]
+    yield layers.RMSNorm(8, 5), (lambda o: o.forward(bytes(range(8)), bytearray(8)),)
+    yield layers.Embedding(bytes(32), 4, 8), (lambda o: o.lookup(3, bytearray(8)),)
 
 
 def _private(obj):
@@ -339,12 +354,13 @@ def test_no_private_assignment_makes_a_kernel_write_outside_a_buffer(index):
         for value in values:
             obj, _ = list(_subjects())[index]
             setattr(obj, name, value)
-            try:
-                calls(obj)
-            except IndexError as e:
-                assert "viper" not in str(e), (name, value, e)
-            except Exception:  # noqa: BLE001, S110  (a refusal of any kind is fine here)
-                pass
+            for call in calls:
+                try:
+                    call(obj)
+                except IndexError as e:
+                    assert "viper" not in str(e), (name, value, e)
+                except Exception:  # noqa: BLE001, S110  (a refusal of any kind is fine here)
+                    pass
 
 
 def test_the_frame_itself_is_checked():
