@@ -27,7 +27,7 @@ BLOB = const(6)  # the frame's buffers (_memory.SCRATCH on), then the spec
 STATE = const(7)
 OUTPUT = const(8)  # logits (int32)
 # Bytes of a record of each kernel in the plan.
-_PROJECT = const(40)
+_PROJECT = const(32)
 _NORM = const(24)
 _ATTEND = const(52)
 EMBED = const(16)
@@ -51,8 +51,10 @@ class Layout:
 class Plan:
     """The blob's and the state's layouts of a model with header h, and its records.
 
-    tensors: {name: [data offset, constants offset or None, rows, cols]} in the blob;
-    records: [(offset, words)], the int32 words to write into the blob.
+    tensors: {name: [offset, stride or None, rows, cols]} in the blob: a projection's
+    rows are stride bytes apart, each its weights then its four constants (see _step.py),
+    other tensors rows * cols bytes; records: [(offset, words)], the int32 words to
+    write into the blob.
     """
 
     def __init__(self, h):
@@ -62,15 +64,14 @@ class Plan:
         self.records = []
         self.tensors = {}
         d = h["dim"]
-        scaled = []
         for name, rows, cols, has_scales in file_tensors(h):
             if name == "vocab":
                 continue
-            self.tensors[name] = [self.blob.take(rows * cols), None, rows, cols]
             if has_scales:
-                scaled.append(name)
-        for name in scaled:
-            self.tensors[name][1] = self.blob.take(16 * self.tensors[name][2], 4)
+                stride = ((cols + 3) & ~3) + 16
+                self.tensors[name] = [self.blob.take(rows * stride, 4), stride, rows, cols]
+            else:
+                self.tensors[name] = [self.blob.take(rows * cols), None, rows, cols]
         if "act" in self.tensors:
             self.table = self.tensors["act"][0]
         else:
@@ -81,7 +82,7 @@ class Plan:
         self.xb_sum = take(4, 4)
         self.fb = take(h["hidden"])  # the feed-forward's hidden layer, prepared
         self.fb_sum = take(4, 4)
-        self.acc = take(4 * max(2 * d, h["hidden"], h["vocab"]), 4)
+        self.acc = take(8 * d, 4)  # the attention's int32 scratch: 2 * head_dim items a head
         self.exp2 = take(4 * len(EXP2), 4)
         self.rows = h["context"] + (h["pooling"] == 2)  # cache rows: a class token's too
         self.scores = take(4 * self.rows, 4)
@@ -91,9 +92,9 @@ class Plan:
         return self.records[-1][0]
 
     def project(self, name, x_off, sum_off, out_off, mode, rows=None):
-        w, p, r, c = self.tensors[name]
-        words = (w, p, x_off, sum_off, out_off, rows or r, c, mode | self.one, self.acc)
-        return self.record(_PROJECT, words + (self.table,))
+        w, _, r, c = self.tensors[name]
+        words = (w, x_off, sum_off, out_off, rows or r, c, mode | self.one, self.table)
+        return self.record(_PROJECT, words)
 
     def norm(self, x_off):
         h = self.h
@@ -177,11 +178,11 @@ class Model:
             view = memoryview(blob)[offset : offset + 4 * len(values)]
             for i, value in enumerate(values):
                 view[4 * i : 4 * i + 4] = value.to_bytes(4, "little")
-        for w, p, rows, cols in plan.tensors.values():
-            if p is not None:  # weights 0 and scales (0, 17): every output is 0
+        for w, stride, rows, cols in plan.tensors.values():
+            if stride:  # weights 0 and scales (0, 17): every output is 0
                 for r in range(rows):
-                    blob[p + 8 * r + 4] = 17
-                prepare(blob, w, p, rows, cols, 0)
+                    blob[w + r * stride + stride - 12] = 17
+                prepare(blob, w, rows, cols, 0)
         if "act" not in plan.tensors:
             for i in range(128):  # ReLU as a table: entries 0..127 are bytes 0..127, the rest 0
                 blob[plan.table + i] = i
@@ -200,13 +201,13 @@ class Model:
             if name == "vocab":
                 text.append(bytearray(rows * cols))
                 return text[0], None
-            w, p, _, _ = tensors[name]
-            return view[w : w + rows * cols], (view[p : p + 8 * rows] if p is not None else None)
+            w, stride, _, _ = tensors[name]
+            return view[w : w + rows * (stride or cols)], stride
 
         load_into(f, h, place)
-        for name, (w, p, rows, cols) in tensors.items():
-            if p is not None:
-                bad = prepare(blob, w, p, rows, cols, h["requant"])
+        for name, (w, stride, rows, cols) in tensors.items():
+            if stride:
+                bad = prepare(blob, w, rows, cols, h["requant"])
                 if bad >= 0:
                     raise ValueError(
                         "model file: tensor %s row %d breaks the one-multiply promise "

@@ -266,18 +266,27 @@ def _skip(f, size, name):
 
 
 def load_into(f, h, place):
-    """Read every tensor into the buffers place(name, rows, cols) gives: (data, scales or
-    None), data rows * cols bytes, scales 8 * rows; f holds a file scan() accepted."""
+    """Read every tensor into the buffer place(name, rows, cols) gives, with its row
+    stride: (buffer, None) takes the data as it is (rows * cols bytes); (buffer, stride)
+    takes a scaled tensor row by row, row r's data at buffer[r * stride ...] and its
+    scales (8 bytes) at buffer[(r + 1) * stride - 16 ...]. f holds a file scan() accepted."""
     f.seek(HEADER_BYTES[h["version"] - 1])
     skip = bytearray(RECORD_BYTES)
     for name, rows, cols, scaled in tensors(h):
         if name == "vocab":
             cols = h["vocab_width"]
         read_exactly(f, skip, name)
-        data, scales = place(name, rows, cols)
+        data, stride = place(name, rows, cols)
+        what = "the data of tensor " + name
         if scaled:
-            read_exactly(f, scales, "the scales of tensor " + name, 8 * rows)
-        read_exactly(f, data, "the data of tensor " + name)
+            scales = "the scales of tensor " + name
+            for r in range(rows):
+                at = (r + 1) * stride - 16
+                read_exactly(f, data[at : at + 8], scales)
+            for r in range(rows):
+                read_exactly(f, data[r * stride : r * stride + cols], what)
+        else:
+            read_exactly(f, data, what)
         extra = padded(rows * cols) - rows * cols
         if extra > 0:
             f.seek(extra, 1)

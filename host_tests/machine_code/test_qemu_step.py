@@ -131,7 +131,7 @@ def calls_of(records):
 
 
 def test_every_kernel_and_mode_is_recorded(recorded):
-    """Every viper function of _step.py is called, and project in every mode (the eighth
+    """Every viper function of _step.py is called, and project in every mode (the seventh
     word of its record at blob[at]: INT8, ADD8, TABLE, INT32, each also with
     ONE_MULTIPLY); the calls change buffers."""
     assert {name for _, name, *_ in recorded} == set(q.viper_functions(STEP))
@@ -140,7 +140,7 @@ def test_every_kernel_and_mode_is_recorded(recorded):
         assert len(before) == len(after) == len({a[0] for a in refs if not isinstance(a, int)})
         if name == "project":
             blob, at = bytes.fromhex(before[refs[0][0]]), refs[3]
-            modes.add(int.from_bytes(blob[at + 28 : at + 32], "little"))
+            modes.add(int.from_bytes(blob[at + 24 : at + 28], "little"))
     assert modes == set(range(8)), sorted(modes)
     assert sum(r[3] != r[4] for r in recorded) > len(recorded) // 2
 
@@ -166,14 +166,17 @@ def test_step_kernels_match_unix_port(arch, recorded, tmp_path):
 
 @pytest.mark.parametrize("arch", q.ARCH_PARAMS)
 def test_a_step_kernel_without_its_wrap_differs(arch, recorded, tmp_path):
-    """project's int32 sums read back without the sign fold: a negative sum is a large
-    positive one on the unix port (zero-extended ptr32 loads), a negative int32 on the
-    32-bit code, so the requantised outputs differ."""
+    """attend's scores read back for the softmax without the sign fold: a negative score
+    is a large positive one on the unix port (zero-extended ptr32 loads), a negative
+    int32 on the 32-bit code, so the weights and the outputs differ."""
     source = q.mutate(
-        open(STEP).read(), "project", "a = (ptr32(blob)[0] ^ sign) - sign", "a = ptr32(blob)[0]"
+        open(STEP).read(),
+        "attend",
+        "v = (ptr32(state)[0] ^ sign) - sign",
+        "v = ptr32(state)[0]",
     )
     (tmp_path / "mutant_step.py").write_text(source)
-    kept = [r for r in recorded if r[1] == "project"]
+    kept = [r for r in recorded if r[1] == "attend"]
     # the same calls on the unix port, with the mutant: the JSON-lines runner of test_qemu
     calls = calls_of(kept)
     unix = q.run_unix("mutant_step", str(tmp_path), [_plain(c) for c in calls], tmp_path)

@@ -59,3 +59,14 @@ def test_a_whole_token_holds_its_kernels_and_a_little_more():
     assert min(prompt) < example["instructions"] / 17 < full
     ram = whole["ram"]  # the load's gc.mem_alloc() and the model's own estimate, close
     assert abs(ram["measured"] - ram["estimated"]) < 4096
+
+
+@needs_rv32
+def test_a_whole_token_stays_within_its_budget():
+    """The standard example's mean per token on the RV32 MicroPython, interpreter and all,
+    is at most 240,000 instructions after gc.collect() (docs/performance.md)."""
+    got = rv32_port.run(
+        FIRMWARE, token_counts.SHIPPED, token_counts.EXAMPLE, token_counts.EXAMPLE_ROOM
+    )
+    example = next(x for x in got if x["what"] == "example" and x["heap"] == "collected")
+    assert example["instructions"] / example["feeds"] <= 240_000

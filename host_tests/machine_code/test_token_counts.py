@@ -87,3 +87,14 @@ def test_per_token_means_add_up(rec):
     assert mean.total == pytest.approx((8 * prompt.total + 9 * full.total) / 17)
     assert mean.total == pytest.approx(10 + 8)  # positions 0..16, mean 8
     assert mean.unreplayed["measure"] == pytest.approx(26 / 17)  # each feed and each pick
+
+
+@pytest.mark.skipif(
+    bool(qemu_run.missing_tools("xtensawin")), reason=qemu_run.install_hint("xtensawin")
+)
+def test_a_token_of_the_shipped_model_stays_within_its_budget(rec):
+    """The standard example's mean per token on the ESP32's xtensawin code is at most
+    200,000 kernel instructions (docs/performance.md): a change that costs more fails
+    here. Counted by executing the code, so the figure is exact and the same every run."""
+    counts = token_counts.replay(rec, "xtensawin")
+    assert token_counts.per_token(rec, counts).total <= 200_000
