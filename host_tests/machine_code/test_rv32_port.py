@@ -38,16 +38,22 @@ needs_rv32 = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="module")
+def whole_run():
+    """The standard example on the RV32 MicroPython, with the full step at position 9."""
+    return rv32_port.run(
+        FIRMWARE, token_counts.SHIPPED, token_counts.EXAMPLE, token_counts.EXAMPLE_ROOM, full=[9]
+    )
+
+
 @needs_rv32
 @pytest.mark.skipif(not MICROPYTHON, reason="needs the micropython unix port")
-def test_a_whole_token_holds_its_kernels_and_a_little_more():
+def test_a_whole_token_holds_its_kernels_and_a_little_more(whole_run):
     """Counted two independent ways: the full step at position 9 on the interpreter
     (instret) is more than the same token's kernels replayed bare-metal, by what the
     interpreter adds (calls, checks, Python), far less than the kernels themselves; and
     the example's mean lies between its cheapest and dearest tokens."""
-    got = rv32_port.run(
-        FIRMWARE, token_counts.SHIPPED, token_counts.EXAMPLE, token_counts.EXAMPLE_ROOM, full=[9]
-    )
+    got = whole_run
     whole = {x["what"] + str(x.get("position", x.get("heap", ""))): x for x in got}
     rec = token_counts.record(sample=[9])
     kernels = sum(token_counts.replay(rec, "rv32imc")[9].values())
@@ -62,11 +68,8 @@ def test_a_whole_token_holds_its_kernels_and_a_little_more():
 
 
 @needs_rv32
-def test_a_whole_token_stays_within_its_budget():
+def test_a_whole_token_stays_within_its_budget(whole_run):
     """The standard example's mean per token on the RV32 MicroPython, interpreter and all,
     is at most 240,000 instructions after gc.collect() (docs/performance.md)."""
-    got = rv32_port.run(
-        FIRMWARE, token_counts.SHIPPED, token_counts.EXAMPLE, token_counts.EXAMPLE_ROOM
-    )
-    example = next(x for x in got if x["what"] == "example" and x["heap"] == "collected")
+    example = next(x for x in whole_run if x["what"] == "example" and x["heap"] == "collected")
     assert example["instructions"] / example["feeds"] <= 240_000
